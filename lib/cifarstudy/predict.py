@@ -1,0 +1,68 @@
+"""Batched inference: one pass per (net, dataset), logits cached on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import cache
+from .data import ImageSet
+from .models import build_model
+from .train import TrainResult, images_to_device, normalize
+
+EVAL_BATCH = 1000  # images per forward pass; large batches amortise overhead
+
+
+def load_model(result: TrainResult, arch: str, n_classes: int, device) -> nn.Module:
+    """The trained net of `result` in eval mode on `device`."""
+    model = build_model(arch, result.spec.init_seed, n_classes)
+    model.load_state_dict(result.state_dict)
+    return model.to(device).eval()
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module, inputs: ImageSet | torch.Tensor, batch_size: int = EVAL_BATCH
+) -> torch.Tensor:
+    """Logits (N, K) on the CPU for an ImageSet or already-normalised (N, 3, H, W)."""
+    device = next(model.parameters()).device
+    if isinstance(inputs, ImageSet):
+        images, scale = images_to_device(inputs, device), True
+    else:
+        images, scale = inputs.to(device), False
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size]
+        out.append(model(normalize(x) if scale else x.float()).float().cpu())
+    return torch.cat(out)
+
+
+def cached_logits(
+    results: Sequence[TrainResult],
+    image_set: ImageSet,
+    arch: str,
+    n_classes: int,
+    device,
+    cache_dir: str | Path,
+) -> list[torch.Tensor]:
+    """Logits (N, K) of every trained net on `image_set`, computed once and cached."""
+    out = []
+    for result in results:
+        key = cache.cache_key(
+            kind="logits",
+            weights=result.key,
+            images=image_set.name,
+            data=image_set.checksum,
+        )
+        path = cache.entry_path(cache_dir, "logits", key)
+        logits = cache.load(path)
+        if logits is None:
+            logits = predict_logits(
+                load_model(result, arch, n_classes, device), image_set
+            )
+            cache.save(logits, path)
+        out.append(logits)
+    return out
