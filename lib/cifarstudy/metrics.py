@@ -27,6 +27,15 @@ def per_class_accuracy(predictions, labels, n_classes: int) -> torch.Tensor:
     return correct / total
 
 
+def per_class_mean(values: torch.Tensor, labels: torch.Tensor, n_classes: int):
+    """(K,) mean of per-image `values` (N,) over the images of each true class
+    (nan for an absent class)."""
+    total = torch.zeros(n_classes, dtype=torch.float64)
+    total.index_add_(0, labels, values.double())
+    count = torch.bincount(labels, minlength=n_classes).double()
+    return total / count
+
+
 def confusion_matrix(predictions, labels, n_classes: int) -> torch.Tensor:
     """(K, K) counts: row = true class, column = predicted class."""
     flat = labels * n_classes + predictions
@@ -87,6 +96,11 @@ def brier(probs: torch.Tensor, labels: torch.Tensor) -> float:
     return (probs.double() - onehot).pow(2).sum(1).mean().item()
 
 
+def mean_confidence(probs: torch.Tensor) -> float:
+    """Mean over images of the top probability, the net's own expected accuracy."""
+    return probs.double().max(1).values.mean().item()
+
+
 def calibration_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15):
     """Per equal-width confidence bin: count, mean confidence, accuracy; (n_bins,) each.
 
@@ -95,7 +109,10 @@ def calibration_bins(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15
     """
     confidence, predictions = probs.double().max(1)
     correct = (predictions == labels).double()
-    index = (torch.ceil(confidence * n_bins).long() - 1).clamp(0, n_bins - 1)
+    # edges k / n_bins by exact division: `ceil(confidence * n_bins)` would put a
+    # confidence of exactly 7/25 into the bin above, as 7/25 * 25 > 7 in floats
+    edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
+    index = (torch.bucketize(confidence, edges) - 1).clamp(0, n_bins - 1)
     count = torch.bincount(index, minlength=n_bins).double()
     conf_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, confidence)
     correct_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, index, correct)
@@ -125,6 +142,8 @@ def auroc(scores_in: torch.Tensor, scores_out: torch.Tensor) -> float:
 def fpr_at_tpr(scores_in: torch.Tensor, scores_out: torch.Tensor, tpr: float = 0.95):
     """Share of out-of-distribution inputs accepted at the threshold that keeps
     `tpr` of in-distribution inputs (score >= threshold is accepted)."""
+    if not 0 < tpr <= 1:
+        raise ValueError(f"tpr must be in (0, 1], got {tpr}")
     sorted_in = torch.sort(scores_in.double(), descending=True).values
     threshold = sorted_in[math.ceil(tpr * len(sorted_in)) - 1]
     return (scores_out.double() >= threshold).double().mean().item()
@@ -165,8 +184,18 @@ def _average_ranks(values: torch.Tensor) -> torch.Tensor:
     return (ends - (counts.double() - 1) / 2)[inverse]
 
 
+OOD_SCORE_NAMES = {  # the keys of `ood_scores`, as reports name them
+    "max_softmax": "maximum softmax probability",
+    "neg_entropy": "negative predictive entropy",
+    "max_logit": "maximum logit",
+    "neg_energy": "negative energy",
+}
+
+
 def ood_scores(logits: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-image scores that are higher for inputs that look in-distribution."""
+    """Four (N,) scores from logits (N, K), each higher for inputs that look
+    in-distribution: the maximum softmax probability, the negative predictive
+    entropy, the maximum logit and the negative energy, logsumexp of the logits."""
     probs = logits.double().softmax(1)
     return {
         "max_softmax": probs.max(1).values,
