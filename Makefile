@@ -4,6 +4,7 @@
 #   make report                          reference protocol, real CIFAR-10
 #   make report PRESET=smoke             every notebook in seconds, synthetic data
 #   make report DEVICE=cpu DATA_ROOT=/data P="epochs=1 lr=0.01"
+#   make lab                             JupyterLab on the notebooks
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,15 +16,25 @@ OVERRIDES := $(if $(DEVICE),--set device=$(DEVICE)) \
              $(if $(DATA_ROOT),--set data_root=$(DATA_ROOT)) \
              $(if $(P),--set "$(P)")
 
-.PHONY: help env report test lint bench clean-cache
+.PHONY: help env report test lint lab bench clean-cache
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,9p' Makefile
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -e '.[test]'
+	# the kernel the notebooks name; papermill and JupyterLab start it from .venv
+	$(PY) -m ipykernel install --sys-prefix --name cifarstudy \
+		--display-name "Python (cifarstudy)"
 	touch $@
+
+$(VENV)/.lab: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,lab]'
+	touch $@
+
+lab: $(VENV)/.lab
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 env: $(STAMP)
 
