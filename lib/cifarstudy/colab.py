@@ -35,10 +35,11 @@ from pathlib import Path
 REPOSITORY = os.environ.get("CIFARSTUDY_REPOSITORY", "{repository}")
 REF = os.environ.get("CIFARSTUDY_REF", "{ref}")
 if "google.colab" in sys.modules:  # keep Colab's torch: pin what is installed
-    import torch, torchvision  # noqa: E401
+    from importlib.metadata import version
+
     pins = Path("/tmp/cifarstudy-pins.txt")
-    versions = {{"torch": torch.__version__, "torchvision": torchvision.__version__}}
-    pins.write_text("".join(f"{{name}}=={{v}}\\n" for name, v in versions.items()))
+    names = ("torch", "torchvision")
+    pins.write_text("".join(f"{{n}}=={{version(n)}}\\n" for n in names))
     pip = [sys.executable, "-m", "pip", "install", "-q", "-c", str(pins)]
     subprocess.run([*pip, f"git+{{REPOSITORY}}@{{REF}}"], check=True)
     os.chdir(os.environ.get("CIFARSTUDY_COLAB_ROOT", "/content"))  # data/, runs/ here
