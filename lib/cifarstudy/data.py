@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,12 @@ SYNTHETIC_FOR = {"cifar10": "synthetic", "cifar100": "synthetic100"}
 SYNTHETIC_CLASSES = {"synthetic": 10, "synthetic100": 100}
 SYNTHETIC_SIZES = {"train": 4000, "test": 1000}
 DATASETS = REAL_DATASETS + tuple(SYNTHETIC_CLASSES)
+
+
+# NOTE: the library's one piece of process state: the identity of every split
+# loaded in this process, in order, so that a report can name the data it used
+# without each notebook passing its sets along. Read it with `loaded_sets()`.
+_LOADED: list[dict] = []
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -87,18 +94,52 @@ def load(dataset: str, split: str, root: str | Path = "data", download=True):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if dataset in SYNTHETIC_CLASSES:
-        return synthetic(split, n_classes=SYNTHETIC_CLASSES[dataset], name=dataset)
+        image_set = synthetic(split, n_classes=SYNTHETIC_CLASSES[dataset], name=dataset)
+        return _register(image_set, split, "generated")
     if dataset not in REAL_DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
 
     root = Path(root).expanduser()
     prepared = prepared_path(root, dataset, split)
     if prepared.exists():
-        return read_prepared(prepared, f"{dataset}-{split}")
+        try:  # the zip's CRC-32 of each array is checked as it is read
+            image_set = read_prepared(prepared, f"{dataset}-{split}")
+            return _register(image_set, split, str(prepared))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            aside = prepared.with_suffix(".corrupt")
+            os.replace(prepared, aside)
+            log.warning(
+                "prepared arrays %s are unreadable (%s); moved to %s, preparing "
+                "them again",
+                prepared,
+                error,
+                aside,
+            )
     image_set = _load_torchvision(dataset, split, root, download)
     write_prepared(image_set, prepared)
     log.info("prepared %s for fast loading: %s", image_set.name, prepared)
+    return _register(image_set, split, str(prepared))
+
+
+def _register(image_set: ImageSet, split: str, source: str) -> ImageSet:
+    """Record the identity of `image_set` for `loaded_sets()`; return it."""
+    _LOADED.append(
+        {
+            "name": image_set.name,
+            "split": split,
+            "images": len(image_set),
+            "classes": image_set.n_classes,
+            "sha256": image_set.checksum,
+            "source": source,
+        }
+    )
     return image_set
+
+
+def loaded_sets() -> list[dict]:
+    """Identity (name, split, images, classes, sha256, source) of each split loaded
+    in this process so far, oldest first."""
+    return [dict(entry) for entry in _LOADED]
 
 
 def prepared_path(root: Path, dataset: str, split: str) -> Path:
