@@ -8,7 +8,11 @@ with one message naming the parameter, its value and what is allowed.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import difflib
+import logging
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,11 @@ import torch
 from .models import ARCHITECTURES
 from .train import NetSpec, TrainSettings
 
+log = logging.getLogger(__name__)
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# papermill opens the cell it injects after the `parameters` cell with this line
+INJECTED_HEADER = "# Parameters"
 
 
 class ParameterError(ValueError):
@@ -32,12 +40,58 @@ def _check(name, value, kind, allowed=None, minimum=None, maximum=None):
         ok = True
     if not ok:
         raise ParameterError(f"{name} = {value!r}: must be {kind.__name__}")
+    if kind is float and not math.isfinite(value):
+        raise ParameterError(f"{name} = {value!r}: must be a finite number")
     if allowed is not None and value not in allowed:
         raise ParameterError(f"{name} = {value!r}: must be one of {', '.join(allowed)}")
     if minimum is not None and value < minimum:
         raise ParameterError(f"{name} = {value!r}: must be >= {minimum}")
     if maximum is not None and value > maximum:
         raise ParameterError(f"{name} = {value!r}: must be <= {maximum}")
+
+
+def _check_seeds(name: str, value: Any) -> tuple[int, ...]:
+    """`value` as a tuple of seeds; refuses all but a non-empty list of int >= 0."""
+    seeds = value if isinstance(value, list | tuple) else ()
+    if not seeds or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds
+    ):
+        shown = list(value) if isinstance(value, tuple) else value
+        raise ParameterError(
+            f"{name} = {shown!r}: must be a non-empty list of int >= 0, "
+            f"one seed per net"
+        )
+    return tuple(seeds)
+
+
+def unknown_parameter(name: str, value: Any, allowed: set[str]) -> ParameterError:
+    """The error for a parameter no schema declares, with the closest known name."""
+    close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return ParameterError(
+        f"{name} = {value!r}: unknown parameter{hint}; "
+        f"allowed: {', '.join(sorted(allowed))}"
+    )
+
+
+def injected_names(namespace: dict[str, Any]) -> list[str]:
+    """Names assigned in the cell papermill injected, read from IPython's history.
+
+    IPython keeps the source of every executed cell in the list `In`; papermill
+    opens the cell it injects with INJECTED_HEADER. Outside IPython: [].
+    """
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return []
+    for source in reversed(history):
+        if isinstance(source, str) and source.startswith(INJECTED_HEADER + "\n"):
+            tree = ast.parse(source)
+            return [
+                node.id
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+            ]
+    return []
 
 
 @dataclass(frozen=True)
@@ -73,14 +127,7 @@ class StudyConfig:
 
     def __post_init__(self):
         for name in ("init_seeds", "order_seeds"):
-            value = getattr(self, name)
-            if not isinstance(value, list | tuple) or not value:
-                raise ParameterError(
-                    f"{name} = {value!r}: must be a non-empty list of int"
-                )
-            for seed in value:
-                _check(name, seed, int, minimum=0)
-            object.__setattr__(self, name, tuple(value))
+            object.__setattr__(self, name, _check_seeds(name, getattr(self, name)))
         if len(self.init_seeds) != len(self.order_seeds):
             raise ParameterError(
                 f"init_seeds = {list(self.init_seeds)} and order_seeds = "
@@ -109,15 +156,24 @@ class StudyConfig:
             _check(name, getattr(self, name), str)
         if self.lr == 0:
             raise ParameterError("lr = 0: must be > 0")
-        if Path(self.data_root).expanduser().is_file():
-            raise ParameterError(
-                f"data_root = {self.data_root!r}: is a file, not a folder"
-            )
+        for name in ("data_root", "cache_dir", "run_dir"):
+            if getattr(self, name) and self.path(name).is_file():
+                raise ParameterError(
+                    f"{name} = {getattr(self, name)!r}: is a file "
+                    f"({self.path(name)}); must be a folder"
+                )
 
     @classmethod
     def from_namespace(cls, namespace: dict[str, Any]) -> StudyConfig:
-        """The config from a notebook's variables; absent names keep their defaults."""
+        """The config from a notebook's variables; absent names keep their defaults.
+
+        Pass `globals()` right after the parameters: a name papermill injected
+        that no field declares is refused (papermill itself only warns).
+        """
         names = {f.name for f in fields(cls)}
+        for name in injected_names(namespace):
+            if name not in names:
+                raise unknown_parameter(name, namespace.get(name), names)
         return cls(**{name: namespace[name] for name in names if name in namespace})
 
     def require_nets(self, minimum: int) -> None:
@@ -176,23 +232,40 @@ def project_root(start: Path | None = None) -> Path:
     return start
 
 
+def available_devices() -> list[str]:
+    """The device types present here, best first: cuda, mps, then cpu."""
+    has_mps = getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    return [
+        *(["cuda"] if torch.cuda.is_available() else []),
+        *(["mps"] if has_mps else []),
+        "cpu",
+    ]
+
+
 def resolve_device(name: str) -> torch.device:
     """`auto` -> cuda, mps or cpu, whichever is best here; refuse what is absent."""
     _check("device", name, str, allowed=DEVICES)
-    has_mps = getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    available = available_devices()
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
-    elif name == "cuda" and not torch.cuda.is_available():
+        log.info("device = 'auto': using %s", describe_choice(name, available[0]))
+        return torch.device(available[0])
+    if name not in available:
+        kind = {"cuda": "CUDA", "mps": "Apple MPS"}[name]
         raise ParameterError(
-            "device = 'cuda': no CUDA device is available here; "
-            "use device='auto' or 'cpu'"
-        )
-    elif name == "mps" and not has_mps:
-        raise ParameterError(
-            "device = 'mps': no Apple MPS device is available here; "
-            "use device='auto' or 'cpu'"
+            f"device = {name!r}: no {kind} device is available here "
+            f"(available: {', '.join(available)}); use device='auto' or 'cpu'"
         )
     return torch.device(name)
+
+
+def describe_choice(requested: str, chosen: str) -> str:
+    """How `requested` became `chosen`, e.g. "cpu, chosen by auto: no cuda or mps"."""
+    if requested != "auto":
+        return chosen
+    missing = [d for d in ("cuda", "mps") if d not in available_devices()]
+    if chosen == "cpu":
+        return f"cpu, chosen by auto: no {' or '.join(missing)} device here"
+    return f"{chosen}, chosen by auto as the best device here"
 
 
 def device_name(device: torch.device) -> str:
