@@ -16,7 +16,7 @@ OVERRIDES := $(if $(DEVICE),--set device=$(DEVICE)) \
              $(if $(DATA_ROOT),--set data_root=$(DATA_ROOT)) \
              $(if $(P),--set "$(P)")
 
-.PHONY: help env report test lint lab bench clean-cache
+.PHONY: help env report test lint lab bench clean-cache index repro-check
 
 help:
 	@sed -n '1,9p' Makefile
@@ -50,3 +50,11 @@ lint: $(STAMP)
 
 clean-cache:
 	rm -rf runs/cache
+
+# rebuild runs/index.html from the run folders (make report does this too)
+index: $(STAMP)
+	$(PY) -m cifarstudy.runindex
+
+# train one net twice with the same seeds: are the weights bitwise equal?
+repro-check: $(STAMP)
+	$(PY) -m cifarstudy.repro $(if $(DEVICE),--device $(DEVICE))

@@ -2,7 +2,8 @@
 
 Every executed notebook lands in a dated run folder, never an existing one,
 and adds its figures, parameters, provenance and wall time under its own name
-to the folder's `metrics.json`.
+to the folder's `metrics.json`. An executed notebook is also rendered to HTML
+beside it, for reading in a browser.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +20,14 @@ from typing import Any
 
 import torch
 
-from .config import StudyConfig, device_name, project_root
+from . import cache, data
+from .config import StudyConfig, describe_choice, device_name, project_root
 
 METRICS_FILE = "metrics.json"
+PENDING = (
+    "**Data and wall time** are filled in here when this run finishes; "
+    "if this line remains, the run did not finish."
+)
 
 
 def new_run_dir(
@@ -74,6 +79,17 @@ def versions() -> dict[str, str]:
     }
 
 
+def determinism() -> dict[str, Any]:
+    """The settings that decide whether a rerun gives bitwise the same weights."""
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 @dataclass
 class Run:
     """One notebook's execution: where it reports, and what it ran with."""
@@ -84,6 +100,8 @@ class Run:
     run_dir: Path
     started_at: str
     started: float = field(default_factory=time.perf_counter)
+    data_mark: int = 0  # splits loaded in this process before the run started
+    summary: Any = field(default=None, repr=False)  # notebook display of data, time
 
     @classmethod
     def start(cls, notebook: str, config: StudyConfig, device: torch.device) -> Run:
@@ -93,51 +111,133 @@ class Run:
         else:  # opened interactively: a dated folder of its own
             run_dir = new_run_dir(project_root() / "runs", "interactive")
         started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        return cls(notebook, config, device, run_dir, started_at)
+        mark = len(data.loaded_sets())
+        return cls(notebook, config, device, run_dir, started_at, data_mark=mark)
 
     @property
     def wall_seconds(self) -> float:
         return time.perf_counter() - self.started
 
+    def datasets(self) -> list[dict[str, Any]]:
+        """Identity of each split loaded since the run started, one per name."""
+        by_name = {d["name"]: d for d in data.loaded_sets()[self.data_mark :]}
+        return list(by_name.values())
+
     def provenance(self) -> dict[str, Any]:
         return {
             "started_at": self.started_at,
             "device": self.device.type,
+            "device_requested": self.config.device,
             "device_name": device_name(self.device),
             "versions": versions(),
             "git": git_revision(project_root()),
-            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-            "cudnn_deterministic": torch.backends.cudnn.deterministic,
+            "determinism": determinism(),
+            "datasets": self.datasets(),
         }
 
     def provenance_markdown(self) -> str:
+        """The provenance as a Markdown table to show near the top of a notebook.
+
+        In a notebook this also shows a line above it that `finish` replaces by
+        the data read (split, images, sha256) and the wall time.
+        """
         prov = self.provenance()
+        choice = describe_choice(prov["device_requested"], prov["device"])
+        flags = prov["determinism"]
         rows = [
             ("run folder", f"`{self.run_dir}`"),
             ("started", prov["started_at"]),
-            ("device", f"{prov['device']} ({prov['device_name']})"),
+            ("device", f"{choice} ({prov['device_name']})"),
             ("versions", ", ".join(f"{k} {v}" for k, v in prov["versions"].items())),
             (
                 "git",
                 f"{prov['git']['revision'][:12]}"
                 + (" (uncommitted changes)" if prov["git"]["dirty"] else ""),
             ),
+            ("determinism", ", ".join(f"{k} {v!r}" for k, v in flags.items())),
             (
                 "parameters",
                 ", ".join(f"{k}={v}" for k, v in self.config.as_dict().items()),
             ),
         ]
-        return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+        if self.summary is None:
+            self.summary = _notebook_display(PENDING)
+        return markdown_table(rows)
 
     def finish(self, figures: dict[str, Any]) -> Path:
         """Record `figures`, parameters, provenance and wall time; return the file."""
         entry = {
             **figures,
+            "status": "finished",
             "params": self.config.as_dict(),
             "provenance": self.provenance(),
             "wall_seconds": round(self.wall_seconds, 2),
         }
-        return record_metrics(self.run_dir, self.notebook, entry)
+        path = record_metrics(self.run_dir, self.notebook, entry)
+        if self.summary is not None:
+            self.summary.update(_markdown(self.summary_markdown(entry)))
+        return path
+
+    def summary_markdown(self, entry: dict[str, Any]) -> str:
+        """The data read and the wall time of a finished run, as a Markdown table."""
+        rows = [
+            (
+                "data",
+                "<br>".join(
+                    f"{d['name']}: {d['split']} split, {d['images']} images, "
+                    f"{d['classes']} classes, sha256 `{d['sha256'][:16]}`, "
+                    f"source: {d['source']}"
+                    for d in entry["provenance"]["datasets"]
+                )
+                or "none loaded through cifarstudy.data",
+            ),
+            ("wall time", f"{entry['wall_seconds']:.1f} s"),
+            ("metrics", f"`{Path(self.run_dir) / METRICS_FILE}`"),
+        ]
+        return markdown_table(rows)
+
+
+def markdown_table(rows: list[tuple[str, str]]) -> str:
+    """Two-column Markdown table without a header row, one (name, value) per row."""
+    return "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+
+
+def _markdown(text: str):
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _notebook_display(text: str):
+    """Show `text` as Markdown in a running notebook; return its handle, or None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None  # a plain interpreter or terminal IPython: nothing to update
+    return display(_markdown(text), display_id=True)
+
+
+def render_html(notebook: Path, with_code: bool = False) -> Path:
+    """Render an executed notebook to HTML beside it, images embedded; the path.
+
+    Code cells are left out unless `with_code`; outputs, errors included, stay.
+    """
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        exclude_input=not with_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_filename(str(notebook))
+    target = Path(notebook).with_suffix(".html")
+    cache.write_atomic(target, body.encode())
+    return target
 
 
 def record_metrics(run_dir: Path, notebook: str, entry: dict[str, Any]) -> Path:
@@ -145,11 +245,14 @@ def record_metrics(run_dir: Path, notebook: str, entry: dict[str, Any]) -> Path:
     path = Path(run_dir) / METRICS_FILE
     metrics = json.loads(path.read_text()) if path.exists() else {}
     metrics[notebook] = entry
-    fd, tmp = tempfile.mkstemp(dir=run_dir, suffix=".json.tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(metrics, f, indent=2, default=_jsonable)
-    os.replace(tmp, path)
+    write_json(path, metrics)
     return path
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write `obj` as indented JSON to `path` through a temporary file and a rename."""
+    text = json.dumps(obj, indent=2, default=_jsonable)
+    cache.write_atomic(Path(path), text.encode())
 
 
 def _jsonable(value):

@@ -4,15 +4,20 @@
 
 Parameters come from `params/<preset>.yaml`, then each `--set name=value`
 (values are read as YAML: `init_seeds=[3,4]`, `lr=0.01`). All of them are
-checked before any notebook starts. A notebook that fails keeps its executed
-copy with the error; the others still run, and the exit status is 1.
+checked before any notebook starts (exit status 2). Each executed notebook is
+rendered to HTML beside it. A notebook that fails keeps its executed copy with
+the error; the others still run, and the exit status is 1. Ctrl-C or SIGTERM
+stops the run (exit status 130 or 143) with the interrupted notebook's copy
+kept. The run folder's `run.json` and `runs/index.html` record every outcome.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -21,8 +26,9 @@ from typing import Any
 
 import yaml
 
-from .config import ParameterError, StudyConfig, project_root
-from .report import new_run_dir
+from . import runindex
+from .config import ParameterError, StudyConfig, project_root, unknown_parameter
+from .report import new_run_dir, render_html
 
 log = logging.getLogger("cifarstudy.suite")
 
@@ -31,10 +37,32 @@ KERNEL = "python3"  # the kernel of the Python that runs the suite
 
 @dataclass
 class Outcome:
+    """What became of one notebook of a suite run."""
+
     notebook: str
-    output: Path
-    seconds: float
-    error: str = ""
+    output: Path  # the executed copy
+    status: str = "not run"  # passed, failed, interrupted or not run
+    seconds: float = 0.0
+    error: str = ""  # the error line of a failed notebook
+    html: Path | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook,
+            "status": self.status,
+            "seconds": round(self.seconds, 1),
+            "error": self.error,
+            "ipynb": self.output.name if self.output.exists() else "",
+            "html": self.html.name if self.html else "",
+        }
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM reached the suite; handled like Ctrl-C."""
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
 
 
 def load_preset(root: Path, preset: str) -> dict[str, Any]:
@@ -75,22 +103,25 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def plan(root: Path, preset: str, overrides: dict[str, Any], only: list[str]):
+def plan(
+    root: Path,
+    preset: str,
+    overrides: dict[str, Any],
+    only: list[str],
+    notebooks_dir: Path | None = None,
+):
     """The notebooks to run and the parameters of each; raises on any bad input."""
-    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted((notebooks_dir or root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if only:
         notebooks = [nb for nb in notebooks if nb.stem in only or nb.stem[:2] in only]
-        if not notebooks:
-            raise ParameterError(f"no notebook matches {only}")
+    if not notebooks:
+        raise ParameterError(f"no notebook to run (only: {only or 'all'})")
     params = {**load_preset(root, preset), **overrides}
     declared = {nb: declared_parameters(nb) for nb in notebooks}
-    unknown = set(params) - set().union(*declared.values())
+    accepted = set().union(*declared.values())
+    unknown = sorted(set(params) - accepted)
     if unknown:
-        allowed = ", ".join(sorted(set().union(*declared.values()) - {"run_dir"}))
-        raise ParameterError(
-            f"unknown parameter(s) {', '.join(sorted(unknown))}; "
-            f"the notebooks accept: {allowed}"
-        )
+        raise unknown_parameter(unknown[0], params[unknown[0]], accepted - {"run_dir"})
     StudyConfig.from_namespace(params)  # type and range checks, before any run
     return [
         (nb, {k: v for k, v in params.items() if k in declared[nb]}) for nb in notebooks
@@ -98,6 +129,7 @@ def plan(root: Path, preset: str, overrides: dict[str, Any], only: list[str]):
 
 
 def execute(notebook: Path, output: Path, params: dict[str, Any]) -> Outcome:
+    """Run `notebook` into `output`; a failure is returned, Ctrl-C propagates."""
     import papermill
 
     start = time.perf_counter()
@@ -112,22 +144,79 @@ def execute(notebook: Path, output: Path, params: dict[str, Any]) -> Outcome:
             log_output=True,
             progress_bar=False,
         )
-        error = ""
+        status, error = "passed", ""
     except papermill.PapermillExecutionError as failure:
-        error = f"{failure.ename}: {failure.evalue}".splitlines()[0]
-    return Outcome(notebook.stem, output, time.perf_counter() - start, error)
+        status, error = "failed", f"{failure.ename}: {failure.evalue}"
+    except Exception as failure:  # the kernel died, a bad notebook file, ...
+        status, error = "failed", f"{type(failure).__name__}: {failure}"
+    seconds = time.perf_counter() - start
+    return Outcome(notebook.stem, output, status, seconds, error.strip().split("\n")[0])
+
+
+def run_all(runs, run_dir: Path, record: dict[str, Any], with_code=False):
+    """Execute every planned notebook into `run_dir`, keeping `run.json` current.
+
+    Returns the outcomes and the number of the signal that stopped the run (0).
+    """
+    outcomes = [Outcome(nb.stem, run_dir / nb.name) for nb, _ in runs]
+
+    def save(status: str) -> None:
+        now = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        notebooks = [o.as_record() for o in outcomes]
+        runindex.write_run_record(
+            run_dir,
+            {**record, "status": status, "updated_at": now, "notebooks": notebooks},
+        )
+
+    current = None
+    try:
+        for current, (nb, params) in zip(outcomes, runs):
+            current.status = "running"
+            save("running")
+            done = execute(nb, current.output, {**params, "run_dir": str(run_dir)})
+            current.status, current.seconds = done.status, done.seconds
+            current.error = done.error
+            current.html = _render(current.output, with_code)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM through Interrupted
+        signum = stop.args[0] if isinstance(stop, Interrupted) else signal.SIGINT
+        if current is not None and current.status == "running":
+            current.status = "interrupted"
+            current.error = f"interrupted by {signal.Signals(signum).name}"
+            current.html = _render(current.output, with_code)
+        save("interrupted")
+        return outcomes, signum
+    save("failed" if any(o.status == "failed" for o in outcomes) else "passed")
+    return outcomes, 0
+
+
+def _render(notebook: Path, with_code: bool) -> Path | None:
+    """The HTML copy of an executed notebook, or None if there is none."""
+    if not notebook.exists():
+        return None
+    try:
+        return render_html(notebook, with_code)
+    except Exception as error:  # a report without HTML is still a report
+        log.warning("could not render %s to HTML: %s", notebook, error)
+        return None
 
 
 def summary(outcomes: list[Outcome], run_dir: Path) -> str:
     lines = [f"report: {run_dir}"]
     for o in outcomes:
-        status = "ok    " if not o.error else "FAILED"
-        lines.append(f"  {status} {o.notebook:<28} {o.seconds:8.1f} s  {o.output}")
+        lines.append(f"  {o.status:<11} {o.notebook:<24} {o.seconds:8.1f} s")
+        if o.status in ("failed", "interrupted") and o.output.exists():
+            lines.append(f"      copy with the error: {o.output}")
         if o.error:
-            lines.append(f"         {o.error}")
-    failed = sum(1 for o in outcomes if o.error)
-    lines.append(f"{len(outcomes) - failed} passed, {failed} failed")
+            lines.append(f"      {o.error}")
+        if o.html:
+            lines.append(f"      html: {o.html}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in STATUSES}
+    shown = [f"{n} {s}" for s, n in counts.items() if n or s in ("passed", "failed")]
+    lines.append(", ".join(shown))
     return "\n".join(lines)
+
+
+STATUSES = ("passed", "failed", "interrupted", "not run")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,28 +241,44 @@ def main(argv: list[str] | None = None) -> int:
         help="run only this notebook (name or number; repeatable)",
     )
     parser.add_argument("--runs-dir", default=None, help="where run folders go (runs/)")
+    parser.add_argument(
+        "--notebooks", default=None, help="folder of the notebooks (notebooks/)"
+    )
+    parser.add_argument(
+        "--html-code", action="store_true", help="keep code cells in the HTML copies"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
     root = project_root(Path(__file__).resolve().parent)
+    notebooks_dir = Path(args.notebooks) if args.notebooks else None
     try:
         overrides = parse_overrides(
             [s for item in args.set for s in split_overrides(item)]
         )
-        runs = plan(root, args.preset, overrides, args.only)
+        runs = plan(root, args.preset, overrides, args.only, notebooks_dir)
     except ParameterError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    run_dir = new_run_dir(
-        Path(args.runs_dir) if args.runs_dir else root / "runs", args.preset
-    )
-    outcomes = [
-        execute(nb, run_dir / nb.name, {**params, "run_dir": str(run_dir)})
-        for nb, params in runs
-    ]
+    runs_root = Path(args.runs_dir) if args.runs_dir else root / "runs"
+    run_dir = new_run_dir(runs_root, args.preset)
+    record = {
+        "preset": args.preset,
+        "overrides": overrides,
+        "params": {**load_preset(root, args.preset), **overrides},
+        "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        outcomes, signum = run_all(runs, run_dir, record, args.html_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary(outcomes, run_dir))
-    return 1 if any(o.error for o in outcomes) else 0
+    print(f"index: {runindex.rebuild(runs_root)}")
+    if signum:
+        return 128 + signum
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 
 if __name__ == "__main__":
