@@ -100,7 +100,12 @@ def declared_parameters(notebook: Path) -> set[str]:
     """Names defined in the notebook's cell tagged `parameters`."""
     import papermill
 
-    return set(papermill.inspect_notebook(str(notebook)))
+    try:
+        return set(papermill.inspect_notebook(str(notebook)))
+    except Exception as error:  # not JSON, no kernel language, ...
+        raise ParameterError(
+            f"{notebook}: its parameters cannot be read ({error})"
+        ) from None
 
 
 def plan(
@@ -205,7 +210,7 @@ def summary(outcomes: list[Outcome], run_dir: Path) -> str:
     for o in outcomes:
         lines.append(f"  {o.status:<11} {o.notebook:<24} {o.seconds:8.1f} s")
         if o.status in ("failed", "interrupted") and o.output.exists():
-            lines.append(f"      copy with the error: {o.output}")
+            lines.append(f"      {o.status} copy: {o.output}")
         if o.error:
             lines.append(f"      {o.error}")
         if o.html:
