@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-REPOSITORY = "https://github.com/cifarstudy/cifarstudy"  # the project's home
+REPOSITORY = "https://github.com/cifarstudy/cifarstudy"  # where Colab installs from
 REF = "main"  # branch, tag or commit the Colab badge and install point at
 KERNEL = {
     "name": "cifarstudy",
@@ -29,10 +29,14 @@ SETUP_TAG = "setup"
 
 SETUP_CELL = """\
 # setup: the library from this checkout, or installed from the repository on Colab
-import os, subprocess, sys  # noqa: E401
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-REPOSITORY = os.environ.get("CIFARSTUDY_REPOSITORY", "{repository}")
+REPOSITORY = os.environ.get(
+    "CIFARSTUDY_REPOSITORY", "{repository}"
+)
 REF = os.environ.get("CIFARSTUDY_REF", "{ref}")
 if "google.colab" in sys.modules:  # keep Colab's torch: pin what is installed
     from importlib.metadata import version
@@ -52,8 +56,8 @@ else:  # a checkout: prefer its lib/ over any installed copy
 try:
     import cifarstudy
 except ImportError:
-    raise ImportError("cifarstudy not found: run `make lab` in the repository, or "
-                      "`pip install -e .` there, then restart the kernel") from None
+    message = "cifarstudy not found: run `make lab` in the repository, then restart"
+    raise ImportError(message) from None
 print("cifarstudy", cifarstudy.__version__, "from", Path(cifarstudy.__file__).parent)"""
 
 
