@@ -112,3 +112,12 @@ def test_unknown_dataset_and_split_are_refused():
         data.load("mnist", "test")
     with pytest.raises(ValueError, match="split must be one of"):
         data.load("synthetic", "validation")
+
+
+def test_the_100_class_stand_in_shares_no_pattern_with_the_10_class_set():
+    ten = data.synthetic_patterns(10, data.SYNTHETIC_SEEDS["synthetic"])
+    hundred = data.synthetic_patterns(100, data.SYNTHETIC_SEEDS["synthetic100"])
+    distance = np.abs(ten[:, None] - hundred[None]).mean(axis=(2, 3, 4))  # (10, 100)
+    assert distance.min() > 0.5  # unrelated standard-normal patterns differ by ~1.1
+    # with one seed for both, the first ten of the hundred would be the ten
+    assert np.array_equal(data.synthetic_patterns(100, 0)[:10], ten)

@@ -31,6 +31,8 @@ REAL_DATASETS = ("cifar10", "cifar100")
 # a synthetic dataset stands in for each real one in tests and smoke runs
 SYNTHETIC_FOR = {"cifar10": "synthetic", "cifar100": "synthetic100"}
 SYNTHETIC_CLASSES = {"synthetic": 10, "synthetic100": 100}
+# distinct pattern seeds, so no class of the 100-class stand-in is a trained class
+SYNTHETIC_SEEDS = {"synthetic": 0, "synthetic100": 1}
 SYNTHETIC_SIZES = {"train": 4000, "test": 1000}
 DATASETS = REAL_DATASETS + tuple(SYNTHETIC_CLASSES)
 
@@ -94,7 +96,9 @@ def load(dataset: str, split: str, root: str | Path = "data", download=True):
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if dataset in SYNTHETIC_CLASSES:
-        image_set = synthetic(split, n_classes=SYNTHETIC_CLASSES[dataset], name=dataset)
+        image_set = synthetic(
+            split, SYNTHETIC_CLASSES[dataset], SYNTHETIC_SEEDS[dataset], name=dataset
+        )
         return _register(image_set, split, "generated")
     if dataset not in REAL_DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
@@ -209,6 +213,13 @@ def _missing_message(dataset: str, split: str, root: Path, error: Exception) -> 
     )
 
 
+def synthetic_patterns(n_classes: int, seed: int) -> np.ndarray:
+    """The class patterns of a synthetic dataset, (K, 32, 32, 3) standard normal."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.normal(0.0, 1.0, size=(n_classes, 4, 4, 3))
+    return patterns.repeat(8, axis=1).repeat(8, axis=2)
+
+
 def synthetic(split: str, n_classes: int = 10, seed: int = 0, name="synthetic"):
     """A learnable stand-in with CIFAR's shapes, the same on every machine.
 
@@ -217,10 +228,7 @@ def synthetic(split: str, n_classes: int = 10, seed: int = 0, name="synthetic"):
     noise. A small net reaches roughly 60-80% test accuracy within a few hundred
     steps, so nets trained with different seeds really do disagree on some images.
     """
-    rng = np.random.default_rng(seed)  # the patterns: shared by both splits
-    patterns = rng.normal(0.0, 1.0, size=(n_classes, 4, 4, 3))
-    patterns = patterns.repeat(8, axis=1).repeat(8, axis=2)  # (K, 32, 32, 3)
-
+    patterns = synthetic_patterns(n_classes, seed)  # shared by both splits
     n = SYNTHETIC_SIZES[split]
     rng = np.random.default_rng([seed, SPLITS.index(split) + 1])
     labels = np.arange(n, dtype=np.int64) % n_classes
