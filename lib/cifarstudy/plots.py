@@ -182,3 +182,127 @@ def roc_curves(curves: dict[str, dict[str, tuple[Any, Any]]], net: str):
         ax.legend(loc="lower right", fontsize="small")
     fig.suptitle(f"Telling the test set from unseen inputs by scores of net {net}")
     return fig
+
+
+# seed-variance study: one colour per group of nets, in the given order
+ANNOTATED_NETS = 12  # agreement matrices up to this many nets show their values
+
+
+def seed_accuracies(accuracies: dict[str, Sequence[float]]):
+    """Test accuracy (%) of each net as a point per group, with the group's mean
+    and one standard deviation either side."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for x, (group, values) in enumerate(accuracies.items()):
+        values = list(values)
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        ax.scatter([x] * len(values), values, alpha=0.6, label=f"{group} nets")
+        ax.errorbar(x + 0.15, mean, yerr=std, fmt="ks", capsize=4)
+    ax.set_xticks(range(len(accuracies)), list(accuracies))
+    ax.set(
+        xlabel="group (which seeds differ)",
+        ylabel="test accuracy (%)",
+        title="Test accuracy of each net; black: group mean ± std",
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def agreement_heatmaps(matrices: dict[str, Any], names: dict[str, Sequence[str]]):
+    """One heatmap per group of its pairwise agreement matrix (M, M), in percent."""
+    fig, axes = plt.subplots(
+        1,
+        len(matrices),
+        figsize=(4.8 * len(matrices), 4.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    low = min(min(min(row) for row in m) for m in matrices.values())
+    for ax, (group, matrix) in zip(axes[0], matrices.items()):
+        image = ax.imshow(matrix, cmap="viridis", vmin=low, vmax=100)
+        ticks = range(len(matrix))
+        ax.set_xticks(ticks, names[group], rotation=90, fontsize="x-small")
+        ax.set_yticks(ticks, names[group], fontsize="x-small")
+        if len(matrix) <= ANNOTATED_NETS:
+            middle = (low + 100) / 2
+            for row, values in enumerate(matrix):
+                for col, value in enumerate(values):
+                    ax.text(
+                        col,
+                        row,
+                        f"{value:.1f}",
+                        ha="center",
+                        va="center",
+                        color="black" if value > middle else "white",
+                        fontsize="x-small",
+                    )
+        ax.set_title(f"{group}")
+    fig.colorbar(image, ax=list(axes[0]), label="agreement (% of test images)")
+    fig.suptitle("Pairwise agreement of the nets of each group")
+    return fig
+
+
+def disagreement_against_error(
+    pairs: dict[str, tuple[Sequence[float], Sequence[float]]], slopes: Sequence[float]
+):
+    """Per pair of nets, disagreement (%) against their mean test error (%), one
+    colour per group: pairs[group] = (mean errors, disagreements); lines y = s x."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for group, (errors, disagreements) in pairs.items():
+        ax.scatter(errors, disagreements, alpha=0.7, label=group)
+    values = [v for both in pairs.values() for side in both for v in side]
+    lo, hi = min(values) * 0.9, max(values) * 1.05
+    for i, slope in enumerate(slopes):
+        label = "y = x" if slope == 1 else f"y = {slope:g} x"
+        style = ("k--", "k:", "k-.")[i % 3]
+        ax.plot([lo, hi], [slope * lo, slope * hi], style, label=label)
+    ax.set(
+        xlim=(lo, hi),
+        ylim=(lo, hi),
+        xlabel="mean test error of the pair (%)",
+        ylabel="disagreement of the pair (%)",
+        title="Disagreement against error, one point per pair of nets",
+    )
+    ax.legend(title="group")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_disagreement(values: dict[str, Sequence[float]], classes: Sequence[str]):
+    """Grouped bars: mean pairwise disagreement (%) on each true class, one bar
+    colour per group."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(values)
+    for i, (group, shares) in enumerate(values.items()):
+        positions = [k + i * width for k in range(len(classes))]
+        ax.bar(positions, list(shares), width, label=group)
+    centre = width * (len(values) - 1) / 2
+    ax.set_xticks([k + centre for k in range(len(classes))], classes)
+    ax.tick_params(axis="x", rotation=45)
+    ax.set(
+        ylabel="mean pairwise disagreement (%)",
+        title="On which true classes the nets of a group disagree",
+    )
+    ax.legend(title="group")
+    fig.tight_layout()
+    return fig
+
+
+def ensemble_growth(curves: dict[str, dict[str, Sequence[float]]]):
+    """Accuracy (%), NLL (nats) and ECE (%) of the averaged softmax of the first k
+    nets against k: curves[group][metric] = values for k = 1 .. M."""
+    titles = {"accuracy": "accuracy (%)", "nll": "NLL (nats)", "ece": "ECE (%)"}
+    fig, axes = plt.subplots(1, len(titles), figsize=(13, 3.8))
+    for ax, (metric, label) in zip(axes, titles.items()):
+        for group, by_metric in curves.items():
+            values = list(by_metric[metric])
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=group)
+        ax.set(xlabel="nets in the ensemble", ylabel=label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+    axes[0].legend(title="group")
+    fig.suptitle("Ensembles of the first k nets of each group, averaged softmax")
+    fig.tight_layout()
+    return fig
