@@ -105,7 +105,8 @@ def test_injected_names_reads_the_latest_injected_cell():
     [
         (
             ["--preset", "nosuch"],
-            "error: preset 'nosuch' not found; known presets: default, smoke",
+            "error: preset 'nosuch' not found; known presets: default, seeds-cpu, "
+            "seeds-full, smoke",
         ),
         (
             ["--preset", "smoke", "--set", "epochs=-1"],
@@ -153,9 +154,10 @@ def test_make_report_with_an_unknown_preset_fails_before_any_notebook():
         timeout=300,
     )
     assert done.returncode != 0
-    assert "error: preset 'nosuch' not found; known presets: default, smoke" in (
-        done.stderr
-    )
+    assert (
+        "error: preset 'nosuch' not found; known presets: default, seeds-cpu, "
+        "seeds-full, smoke"
+    ) in done.stderr
     assert "Executing" not in done.stdout + done.stderr
 
 
