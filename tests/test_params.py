@@ -16,6 +16,7 @@ from cifarstudy import config, report, suite
 from cifarstudy.config import ParameterError, StudyConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ", ".join(sorted(p.stem for p in (ROOT / "params").glob("*.yaml")))
 KNOWN = ", ".join(sorted(f.name for f in dataclasses.fields(StudyConfig)))
 
 
@@ -105,8 +106,7 @@ def test_injected_names_reads_the_latest_injected_cell():
     [
         (
             ["--preset", "nosuch"],
-            "error: preset 'nosuch' not found; known presets: default, seeds-cpu, "
-            "seeds-full, smoke",
+            f"error: preset 'nosuch' not found; known presets: {PRESETS}",
         ),
         (
             ["--preset", "smoke", "--set", "epochs=-1"],
@@ -132,6 +132,14 @@ def test_injected_names_reads_the_latest_injected_cell():
             ["--preset", "smoke", "--only", "99"],
             "error: no notebook to run (only: ['99'])",
         ),
+        (
+            ["--preset", "seeds-cpu", "--set", "n_models=1"],
+            "error: n_models = 1: must be >= 2",
+        ),
+        (
+            ["--preset", "smoke", "--set", "notebooks=04"],
+            "error: notebooks = 4: must be a list of notebook names",
+        ),
     ],
 )
 def test_the_suite_refuses_bad_input_before_any_notebook(
@@ -145,6 +153,14 @@ def test_the_suite_refuses_bad_input_before_any_notebook(
     assert not (tmp_path / "runs").exists()  # no run folder was made
 
 
+def test_a_preset_can_name_the_notebooks_it_is_for():
+    runs = suite.plan(ROOT, "seeds-cpu", {}, [])
+    assert [nb.stem for nb, _ in runs] == ["04_seed_variance"]
+    assert "notebooks" not in runs[0][1]
+    everything = suite.plan(ROOT, "smoke", {}, [])
+    assert len(everything) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+
+
 def test_make_report_with_an_unknown_preset_fails_before_any_notebook():
     done = subprocess.run(
         ["make", "-s", "-o", ".venv/.installed", "report", "PRESET=nosuch"],
@@ -154,10 +170,9 @@ def test_make_report_with_an_unknown_preset_fails_before_any_notebook():
         timeout=300,
     )
     assert done.returncode != 0
-    assert (
-        "error: preset 'nosuch' not found; known presets: default, seeds-cpu, "
-        "seeds-full, smoke"
-    ) in done.stderr
+    assert f"error: preset 'nosuch' not found; known presets: {PRESETS}" in (
+        done.stderr
+    )
     assert "Executing" not in done.stdout + done.stderr
 
 

@@ -20,7 +20,7 @@ import re
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ def _raise_interrupted(signum, frame):
 
 
 def load_preset(root: Path, preset: str) -> dict[str, Any]:
+    """The contents of `params/<preset>.yaml`: parameters, and maybe `notebooks`."""
     path = root / "params" / f"{preset}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in (root / "params").glob("*.yaml"))
@@ -108,6 +109,20 @@ def declared_parameters(notebook: Path) -> set[str]:
         ) from None
 
 
+def study_parameters(root: Path, preset: str, overrides: dict[str, Any]):
+    """The preset's parameters with `overrides` applied, and the notebooks the
+    preset is for (its `notebooks` list; empty: all)."""
+    params = {**load_preset(root, preset), **overrides}
+    selection = params.pop("notebooks", [])
+    if not isinstance(selection, list) or not all(
+        isinstance(name, str) for name in selection
+    ):
+        raise ParameterError(
+            f"notebooks = {selection!r}: must be a list of notebook names"
+        )
+    return params, selection
+
+
 def plan(
     root: Path,
     preset: str,
@@ -116,21 +131,31 @@ def plan(
     notebooks_dir: Path | None = None,
 ):
     """The notebooks to run and the parameters of each; raises on any bad input."""
+    params, selection = study_parameters(root, preset, overrides)
+    only = only or selection
     notebooks = sorted((notebooks_dir or root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if only:
         notebooks = [nb for nb in notebooks if nb.stem in only or nb.stem[:2] in only]
     if not notebooks:
         raise ParameterError(f"no notebook to run (only: {only or 'all'})")
-    params = {**load_preset(root, preset), **overrides}
     declared = {nb: declared_parameters(nb) for nb in notebooks}
     accepted = set().union(*declared.values())
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise unknown_parameter(unknown[0], params[unknown[0]], accepted - {"run_dir"})
-    StudyConfig.from_namespace(params)  # type and range checks, before any run
+    for schema in schemas():  # type and range checks, before any run
+        names = {f.name for f in fields(schema)}
+        schema(**{name: value for name, value in params.items() if name in names})
     return [
         (nb, {k: v for k, v in params.items() if k in declared[nb]}) for nb in notebooks
     ]
+
+
+def schemas() -> tuple[type, ...]:
+    """The typed parameter schemas of the notebooks: shared, and the seed study's."""
+    from .variance import SeedStudy
+
+    return (StudyConfig, SeedStudy)
 
 
 def execute(notebook: Path, output: Path, params: dict[str, Any]) -> Outcome:
@@ -271,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "preset": args.preset,
         "overrides": overrides,
-        "params": {**load_preset(root, args.preset), **overrides},
+        "params": study_parameters(root, args.preset, overrides)[0],
         "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
