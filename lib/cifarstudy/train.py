@@ -1,29 +1,58 @@
 """SGD training of several nets at once, each with its own init and data order.
 
 The reference protocol uses mini-batches of 4 images, so a step does very
-little arithmetic and most of its time is per-operation overhead. Nets that
-train together therefore run as one grouped model: K tutorial CNNs become
-grouped convolutions and batched matrix products, and one optimizer step
-updates all K. Every net still sees its own batches in its own order, and its
-weights match those of a plain one-net loop over the same batches to float
-tolerance (tests/test_train.py).
+little arithmetic and most of its time is per-operation overhead. What runs
+fastest was measured on a shared 2-core CPU (`make bench`,
+benchmarks/bench_engine.py):
+
+- nets that train together run as one grouped model: K tutorial CNNs become
+  grouped convolutions and batched matrix products, one optimizer step
+  updates all K, and each net's batch is cut from one uint8 tensor of the
+  whole training set and normalised on the fly;
+- on a CPU the nets are spread over one worker process per core, each with
+  one thread: a second thread speeds up none of these tiny kernels but waits
+  on the other at every operation, and two single-threaded processes keep
+  both cores busy;
+- a net alone in its process runs NCHW through PyTorch's own convolutions;
+  a group of several runs channels-last through oneDNN, faster for each size.
+
+Every net still sees its own batches in its own order, and its weights match
+those of a plain one-net loop over the same batches to float tolerance
+(tests/test_engine.py).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
+import os
+import queue
+import sys
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import multiprocessing, nn
 from torch.nn import functional as F
 
 from . import cache
 from .data import NORMALIZE_MEAN, NORMALIZE_STD, ImageSet
 from .models import TutorialCNN, build_model
+
+# how training processes start: forked on Linux, where a child starts in a few
+# milliseconds and shares the parent's memory, as DataLoader workers do; spawned
+# (a fresh interpreter importing torch, seconds) where forking is unsafe
+START_METHOD = "fork" if sys.platform == "linux" else "spawn"
+WORKER_POLL_SECONDS = 1.0  # how often the parent checks that its workers live
+# glibc: keep up to this much freed memory in the heap rather than unmapping it,
+# so the native convolution's buffers are not faulted in afresh on every step
+MALLOC_KEEP_BYTES = 1 << 25  # 32 MiB, glibc's largest mmap threshold on 64 bits
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers
 
 
 @dataclass(frozen=True)
@@ -58,9 +87,51 @@ class TrainResult:
     state_dict: dict[str, torch.Tensor] = field(repr=False)
     loss_curve: list[tuple[int, float]]  # (global step, mean loss since last log)
     epoch_loss: list[float]  # mean training loss of each epoch
-    train_seconds: float
+    train_seconds: float  # wall time of the whole call, worker start included
     key: str = ""  # weight-cache key
     from_cache: bool = False
+    epoch_seconds: list[float] = field(default_factory=list)  # wall time per epoch
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """How one group of nets computes: memory layout and convolution library."""
+
+    channels_last: bool  # images and activations stored (B, H, W, C)
+    mkldnn: bool  # oneDNN convolutions; False: PyTorch's native ones
+    threads: int | None  # torch threads while training; None: leave as set
+
+
+def choose_kernels(n_nets: int, device: torch.device) -> Kernels:
+    """The faster kernels for a group of `n_nets` nets on `device`."""
+    if device.type != "cpu":
+        # NOTE: chosen without a GPU measurement: cuDNN's grouped convolutions
+        return Kernels(channels_last=False, mkldnn=True, threads=None)
+    grouped = n_nets > 1
+    return Kernels(channels_last=grouped, mkldnn=grouped, threads=1)
+
+
+def plan_processes(
+    n_nets: int, device: torch.device, processes: int | None = None
+) -> list[list[int]]:
+    """The nets' indices trained in each process, [[0, 2], [1, 3]] for example.
+
+    All nets train in one process on a GPU; on a CPU they are dealt round-robin
+    to `processes` (default: one per usable core).
+    """
+    if processes is None:
+        processes = usable_cores() if device.type == "cpu" else 1
+    if device.type != "cpu" and processes > 1:
+        raise ValueError("training in several processes is for the CPU only")
+    n = max(1, min(processes, n_nets))
+    return [list(range(first, n_nets, n)) for first in range(n)]
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def data_order(order_seed: int, n: int, epochs: int) -> torch.Tensor:
@@ -76,17 +147,35 @@ def loss_line(epoch: int, step: int, loss: float, label: str = "") -> str:
 
 
 def images_to_device(image_set: ImageSet, device: torch.device) -> torch.Tensor:
-    """The images as one uint8 tensor (N, 3, 32, 32) on `device`."""
+    """The images as one uint8 tensor (N, 3, 32, 32) on `device`.
+
+    Channels-last in memory, as the arrays hold them; on the CPU it shares the
+    arrays' memory rather than copying them.
+    """
     images = torch.from_numpy(image_set.images).permute(0, 3, 1, 2)
-    return images.contiguous().to(device)
+    return images.to(device)
 
 
 def normalize(images: torch.Tensor, n_nets: int = 1) -> torch.Tensor:
     """uint8 (B, 3*n_nets, H, W) -> float32 scaled to [0, 1], then standardised."""
     mean = torch.tensor(NORMALIZE_MEAN * n_nets, device=images.device)
     std = torch.tensor(NORMALIZE_STD * n_nets, device=images.device)
-    x = images.float().div_(255)
+    x = images.float().div_(255)  # keeps the memory layout of `images`
     return x.sub_(mean[:, None, None]).div_(std[:, None, None])
+
+
+def batch_images(
+    images: torch.Tensor, index: torch.Tensor, channels_last: bool
+) -> torch.Tensor:
+    """Net k's batch `images[index[k]]` in channels 3k..3k+2: (B, 3K, H, W) uint8.
+
+    `images` is (N, H, W, 3) and `index` (K, B).
+    """
+    n_nets, batch = index.shape
+    x = images[index.T]  # (B, K, H, W, 3)
+    x = x.permute(0, 2, 3, 1, 4).reshape(batch, *images.shape[1:3], 3 * n_nets)
+    x = x.permute(0, 3, 1, 2)  # (B, 3K, H, W), channels-last in memory
+    return x if channels_last else x.contiguous()
 
 
 class GroupedTutorialCNN(nn.Module):
@@ -103,37 +192,42 @@ class GroupedTutorialCNN(nn.Module):
             for part in ("weight", "bias"):
                 stacked = torch.cat([getattr(getattr(n, name), part) for n in nets])
                 self.register_parameter(
-                    f"{name}_{part}", nn.Parameter(stacked.detach())
+                    f"{name}_{part}", nn.Parameter(stacked.detach().clone())
                 )
-        for name in ("fc1", "fc2", "fc3"):  # batched matmuls: (K, out, in), (K, 1, out)
-            weight = torch.stack([getattr(n, name).weight for n in nets])
+        for name in ("fc1", "fc2", "fc3"):  # batched x @ W: (K, in, out), (K, 1, out)
+            weight = torch.stack([getattr(n, name).weight.T for n in nets])
             bias = torch.stack([getattr(n, name).bias for n in nets])[:, None, :]
-            self.register_parameter(f"{name}_weight", nn.Parameter(weight.detach()))
+            self.register_parameter(
+                f"{name}_weight", nn.Parameter(weight.detach().contiguous())
+            )
             self.register_parameter(f"{name}_bias", nn.Parameter(bias.detach()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, b = self.n_nets, x.shape[0]
-        x = F.max_pool2d(
-            F.relu(F.conv2d(x, self.conv1_weight, self.conv1_bias, groups=k)), 2
-        )
-        x = F.max_pool2d(
-            F.relu(F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k)), 2
-        )
-        x = x.reshape(b, k, -1).transpose(0, 1)  # (K, B, 400)
-        x = F.relu(torch.baddbmm(self.fc1_bias, x, self.fc1_weight.transpose(1, 2)))
-        x = F.relu(torch.baddbmm(self.fc2_bias, x, self.fc2_weight.transpose(1, 2)))
-        return torch.baddbmm(self.fc3_bias, x, self.fc3_weight.transpose(1, 2))
+        # max-pooling before the ReLU gives the same values and gradients as
+        # after it (both are monotone), with a quarter of the ReLU's work
+        x = F.conv2d(x, self.conv1_weight, self.conv1_bias, groups=k)
+        x = F.relu(F.max_pool2d(x, 2))
+        x = F.conv2d(x, self.conv2_weight, self.conv2_bias, groups=k)
+        x = F.relu(F.max_pool2d(x, 2))
+        x = x.reshape(b, k, -1).transpose(0, 1)  # (K, B, 400), the nets' flatten
+        x = F.relu(torch.baddbmm(self.fc1_bias, x, self.fc1_weight))
+        x = F.relu(torch.baddbmm(self.fc2_bias, x, self.fc2_weight))
+        return torch.baddbmm(self.fc3_bias, x, self.fc3_weight)
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
-        """One TutorialCNN state dict per net, on the CPU."""
+        """One TutorialCNN state dict per net, contiguous on the CPU."""
         out: list[dict[str, torch.Tensor]] = [{} for _ in range(self.n_nets)]
         for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
             weight = getattr(self, f"{name}_weight").detach().cpu()
             bias = getattr(self, f"{name}_bias").detach().cpu()
             bias = bias.reshape(self.n_nets, -1)  # conv (K*out,), fc (K, 1, out)
-            weight = weight.chunk(self.n_nets) if name.startswith("conv") else weight
+            if name.startswith("conv"):
+                weight = weight.chunk(self.n_nets)
+            else:
+                weight = weight.transpose(1, 2)  # (K, out, in), as nn.Linear
             for k in range(self.n_nets):
-                out[k][f"{name}.weight"] = weight[k].clone()
+                out[k][f"{name}.weight"] = _plain_copy(weight[k])
                 out[k][f"{name}.bias"] = bias[k].clone()
         return out
 
@@ -153,9 +247,14 @@ class ModelStack(nn.Module):
 
     def state_dicts(self) -> list[dict[str, torch.Tensor]]:
         return [
-            {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            {k: _plain_copy(v.detach().cpu()) for k, v in net.state_dict().items()}
             for net in self.nets
         ]
+
+
+def _plain_copy(tensor: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy: a state dict as a plain one-net model would hold it."""
+    return tensor.clone(memory_format=torch.contiguous_format)
 
 
 def group_models(nets: Sequence[nn.Module]) -> nn.Module:
@@ -165,6 +264,25 @@ def group_models(nets: Sequence[nn.Module]) -> nn.Module:
     return ModelStack(nets)
 
 
+@contextmanager
+def kernels_in_use(kernels: Kernels) -> Iterator[None]:
+    """Run the block with `kernels`' thread count and convolution library, then
+    restore both."""
+    threads = torch.get_num_threads()
+    if kernels.threads is not None:
+        torch.set_num_threads(kernels.threads)
+    try:
+        with torch.backends.mkldnn.flags(
+            enabled=kernels.mkldnn,
+            deterministic=None,
+            allow_tf32=None,
+            fp32_precision=None,
+        ):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def train_nets(
     specs: Sequence[NetSpec],
     train_set: ImageSet,
@@ -172,68 +290,110 @@ def train_nets(
     device: torch.device | str = "cpu",
     log_every: int = 2000,
     progress: Callable[[str], None] = print,
+    processes: int | None = None,
 ) -> list[TrainResult]:
     """Train one net per spec, all together, and return their weights and losses.
 
     Net k starts from `build_model(arch, init_seed_k)` and visits the training
     images in `data_order(order_seed_k)`; nothing else differs between nets.
     Every `log_every` mini-batches each net's running loss is reported as a
-    `loss_line`, and after each epoch one summary row.
+    `loss_line`, and after each epoch one summary row. `processes` overrides
+    how many CPU processes share the nets (`plan_processes`).
     """
     device = torch.device(device)
-    nets = [build_model(settings.arch, s.init_seed, train_set.n_classes) for s in specs]
-    model = group_models(nets).to(device)
+    groups = plan_processes(len(specs), device, processes)
+    report = _Progress(specs, groups, settings.epochs, len(train_set), progress)
+    images = torch.from_numpy(train_set.images)  # (N, H, W, 3) uint8
+    labels = torch.from_numpy(train_set.labels)
+    job = (train_set.n_classes, settings, log_every)
+
+    start = time.perf_counter()
+    if len(groups) == 1:
+        data = (images.to(device), labels.to(device))
+        outcomes = [_train_group(specs, *data, *job, device, report.sender(0))]
+    else:
+        outcomes = _run_workers(groups, specs, images, labels, job, report)
+    seconds = time.perf_counter() - start
+
+    results: dict[int, TrainResult] = {}
+    for members, outcome in zip(groups, outcomes):
+        for i, net in zip(members, outcome["nets"]):
+            state = {k: torch.as_tensor(v) for k, v in net["state_dict"].items()}
+            results[i] = TrainResult(
+                specs[i], state, net["curve"], net["epoch_loss"], seconds
+            )
+            results[i].epoch_seconds = outcome["epoch_seconds"]
+    return [results[i] for i in range(len(specs))]
+
+
+def _train_group(
+    specs, images, labels, n_classes, settings, log_every, device, emit
+) -> dict:
+    """Train the nets of `specs` together as one grouped model on `device`.
+
+    Returns {"nets": [{"state_dict", "curve", "epoch_loss"} per spec],
+    "epoch_seconds": [...]}; `emit(kind, payload)` reports loss lines and epochs.
+    """
+    kernels = choose_kernels(len(specs), device)
+    nets = [build_model(settings.arch, s.init_seed, n_classes) for s in specs]
+    memory_format = torch.channels_last if kernels.channels_last else None
+    model = group_models(nets).to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(
-        model.parameters(), lr=settings.lr, momentum=settings.momentum
+        model.parameters(), lr=settings.lr, momentum=settings.momentum, foreach=True
     )
-    images = images_to_device(train_set, device)
-    labels = torch.from_numpy(train_set.labels).to(device)
     orders = torch.stack(
-        [data_order(s.order_seed, len(train_set), settings.epochs) for s in specs],
-        dim=1,
+        [data_order(s.order_seed, len(labels), settings.epochs) for s in specs], dim=1
     ).to(device)  # (epochs, K, N)
 
-    n_nets, batch = len(specs), settings.batch_size
-    steps = math.ceil(len(train_set) / batch)
+    steps = math.ceil(len(labels) / settings.batch_size)
     curves: list[list[tuple[int, float]]] = [[] for _ in specs]
     epoch_loss: list[list[float]] = [[] for _ in specs]
-    start = time.perf_counter()
-    for epoch in range(settings.epochs):
-        epoch_start = time.perf_counter()
-        running = torch.zeros(n_nets, device=device)
-        total = torch.zeros(n_nets, device=device)
-        for step in range(steps):
-            index = orders[epoch, :, step * batch : (step + 1) * batch]  # (K, B)
-            losses = _sgd_step(model, optimizer, images, labels, index)
-            running += losses
-            if (step + 1) % log_every == 0:
-                total += running
-                for k, value in enumerate((running / log_every).tolist()):
-                    curves[k].append((epoch * steps + step + 1, value))
-                    progress(loss_line(epoch + 1, step + 1, value, specs[k].name))
-                running.zero_()
-        total += running
-        for k, value in enumerate((total / steps).tolist()):
-            epoch_loss[k].append(value)
-        seconds = time.perf_counter() - epoch_start
-        progress(
-            _epoch_row(
-                epoch, settings.epochs, specs, epoch_loss, seconds, len(train_set)
+    epoch_seconds = []
+    with kernels_in_use(kernels):
+        for epoch in range(settings.epochs):
+            start = time.perf_counter()
+
+            def on_log(step: int, losses: list[float], epoch=epoch) -> None:
+                for k, value in enumerate(losses):
+                    curves[k].append((epoch * steps + step, value))
+                    emit("loss", (k, epoch, step, value))
+
+            step_args = (model, optimizer, images, labels, kernels.channels_last)
+            losses = _train_epoch(
+                step_args, orders[epoch], settings.batch_size, log_every, on_log
             )
-        )
+            epoch_seconds.append(time.perf_counter() - start)
+            for k, value in enumerate(losses):
+                epoch_loss[k].append(value)
+            emit("epoch", (epoch, losses, epoch_seconds[-1]))
 
-    seconds = time.perf_counter() - start
-    return [
-        TrainResult(spec, state, curves[k], epoch_loss[k], seconds)
-        for k, (spec, state) in enumerate(zip(specs, model.state_dicts()))
+    nets_out = [
+        {"state_dict": state, "curve": curves[k], "epoch_loss": epoch_loss[k]}
+        for k, state in enumerate(model.state_dicts())
     ]
+    return {"nets": nets_out, "epoch_seconds": epoch_seconds}
 
 
-def _sgd_step(model, optimizer, images, labels, index) -> torch.Tensor:
+def _train_epoch(step_args, order, batch, log_every, on_log) -> list[float]:
+    """One pass of every net over its own image order (K, N); mean loss per net."""
+    steps = math.ceil(order.shape[1] / batch)
+    running = torch.zeros(order.shape[0], device=order.device)
+    total = torch.zeros_like(running)
+    for step in range(steps):
+        index = order[:, step * batch : (step + 1) * batch]  # (K, B)
+        running += _sgd_step(*step_args, index)
+        if (step + 1) % log_every == 0:
+            total += running
+            on_log(step + 1, (running / log_every).tolist())
+            running.zero_()
+    return ((total + running) / steps).tolist()
+
+
+def _sgd_step(model, optimizer, images, labels, channels_last, index) -> torch.Tensor:
     """One SGD step of every net on its own batch; returns each net's loss (K,)."""
     n_nets, batch = index.shape
-    x = images[index].transpose(0, 1).reshape(batch, n_nets * 3, *images.shape[2:])
-    logits = model(normalize(x, n_nets))  # (K, B, C)
+    x = normalize(batch_images(images, index, channels_last), n_nets)
+    logits = model(x)  # (K, B, C)
     losses = (
         F.cross_entropy(
             logits.reshape(n_nets * batch, -1),
@@ -249,13 +409,129 @@ def _sgd_step(model, optimizer, images, labels, index) -> torch.Tensor:
     return losses.detach()
 
 
-def _epoch_row(epoch, epochs, specs, epoch_loss, seconds, n_images) -> str:
-    losses = " ".join(f"{s.name} {epoch_loss[k][-1]:.3f}" for k, s in enumerate(specs))
-    rate = n_images / seconds
-    return (
-        f"epoch {epoch + 1:>2}/{epochs} | mean loss {losses} | "
-        f"{seconds:7.1f} s | {rate:8.0f} img/s per net"
-    )
+class _Progress:
+    """Loss lines and one row per epoch, from the events of every group of nets."""
+
+    def __init__(self, specs, groups, epochs, n_images, progress):
+        self.names = [spec.name for spec in specs]
+        self.groups, self.epochs, self.n_images = groups, epochs, n_images
+        self.progress = progress
+        self.pending: dict[int, dict[int, tuple[list[float], float]]] = {}
+
+    def sender(self, group: int) -> Callable[[str, tuple], None]:
+        """The `emit` function of one group."""
+        return lambda kind, payload: self.receive(group, kind, payload)
+
+    def receive(self, group: int, kind: str, payload: tuple) -> None:
+        members = self.groups[group]
+        if kind == "loss":
+            k, epoch, step, value = payload
+            self.progress(loss_line(epoch + 1, step, value, self.names[members[k]]))
+            return
+        epoch, losses, seconds = payload
+        done = self.pending.setdefault(epoch, {})
+        done[group] = (losses, seconds)
+        if len(done) == len(self.groups):
+            self.progress(self._epoch_row(epoch, self.pending.pop(epoch)))
+
+    def _epoch_row(self, epoch: int, done: dict) -> str:
+        loss = {}
+        for group, (losses, _) in done.items():
+            loss.update(zip(self.groups[group], losses))
+        text = " ".join(f"{self.names[i]} {loss[i]:.3f}" for i in sorted(loss))
+        seconds = max(s for _, s in done.values())
+        return (
+            f"epoch {epoch + 1:>2}/{self.epochs} | mean loss {text} | "
+            f"{seconds:7.1f} s | {self.n_images / seconds:8.0f} img/s per net"
+        )
+
+
+def _run_workers(groups, specs, images, labels, job, report: _Progress) -> list:
+    """Train each group in its own spawned process; their `_train_group` outcomes."""
+    context = multiprocessing.get_context(START_METHOD)
+    events = context.Queue()
+    images, labels = _shared(images), _shared(labels)
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(group, [specs[i] for i in members], images, labels, job, events),
+            daemon=True,
+        )
+        for group, members in enumerate(groups)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        return _collect(workers, events, report)
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+
+
+def _shared(tensor: torch.Tensor) -> torch.Tensor:
+    """A copy of `tensor` in shared memory, which worker processes map, not copy."""
+    return torch.empty_like(tensor).share_memory_().copy_(tensor)
+
+
+def _collect(workers, events, report: _Progress) -> list:
+    """Relay the workers' events to `report` until each has sent its outcome."""
+    outcomes: list = [None] * len(workers)
+    while any(outcome is None for outcome in outcomes):
+        try:
+            group, kind, payload = events.get(timeout=WORKER_POLL_SECONDS)
+        except queue.Empty:
+            for group, worker in enumerate(workers):
+                if worker.exitcode not in (None, 0):
+                    raise RuntimeError(
+                        f"training process {group} died (exit code {worker.exitcode})"
+                    ) from None
+            continue
+        if kind == "error":
+            raise RuntimeError(f"training process {group} failed:\n{payload}")
+        if kind == "done":
+            outcomes[group] = payload
+        else:
+            report.receive(group, kind, payload)
+    return outcomes
+
+
+def _worker(group, specs, images, labels, job, events) -> None:
+    """A training process: train one group of nets on the CPU, send back the outcome."""
+    # first of all: a forked child that starts a parallel region with the
+    # parent's thread pool waits forever for threads it does not have
+    torch.set_num_threads(1)
+    _keep_freed_memory()
+    n_classes, settings, log_every = job
+    try:
+        outcome = _train_group(
+            specs,
+            images,
+            labels,
+            n_classes,
+            settings,
+            log_every,
+            torch.device("cpu"),
+            lambda kind, payload: events.put((group, kind, payload)),
+        )
+        for net in outcome["nets"]:  # plain arrays: no shared memory to outlive us
+            net["state_dict"] = {k: v.numpy() for k, v in net["state_dict"].items()}
+        events.put((group, "done", outcome))
+    except BaseException:
+        events.put((group, "error", traceback.format_exc()))
+
+
+def _keep_freed_memory() -> None:
+    """Make glibc keep freed memory for reuse instead of returning it to the OS.
+
+    Changes this whole process, so it is called in worker processes only.
+    """
+    library = ctypes.util.find_library("c") if sys.platform == "linux" else None
+    mallopt = getattr(ctypes.CDLL(library), "mallopt", None) if library else None
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES)
+        mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES)
 
 
 def weights_key(
