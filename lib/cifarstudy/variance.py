@@ -2,7 +2,7 @@
 
 A seed study trains `n_models` nets per group. In the `init` group the nets
 differ only in their initialisation seed, in `order` only in their data-order
-seed, in `both` in both. Every function below takes the predictions (M, N) or
+seed, in `both` in both. The measures below take the predictions (M, N) or
 probabilities (M, N, K) of the M nets of one group on N images.
 """
 
