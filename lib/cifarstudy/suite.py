@@ -198,10 +198,10 @@ def run_all(runs, run_dir: Path, record: dict[str, Any], with_code=False):
             {**record, "status": status, "updated_at": now, "notebooks": notebooks},
         )
 
-    current = None
+    current, started = None, 0.0
     try:
         for current, (nb, params) in zip(outcomes, runs):
-            current.status = "running"
+            current.status, started = "running", time.perf_counter()
             save("running")
             done = execute(nb, current.output, {**params, "run_dir": str(run_dir)})
             current.status, current.seconds = done.status, done.seconds
@@ -211,6 +211,7 @@ def run_all(runs, run_dir: Path, record: dict[str, Any], with_code=False):
         signum = stop.args[0] if isinstance(stop, Interrupted) else signal.SIGINT
         if current is not None and current.status == "running":
             current.status = "interrupted"
+            current.seconds = time.perf_counter() - started
             current.error = f"interrupted by {signal.Signals(signum).name}"
             current.html = _render(current.output, with_code)
         save("interrupted")
@@ -278,7 +279,6 @@ def main(argv: list[str] | None = None) -> int:
         "--html-code", action="store_true", help="keep code cells in the HTML copies"
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
     root = project_root(Path(__file__).resolve().parent)
     notebooks_dir = Path(args.notebooks) if args.notebooks else None
@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     runs_root = Path(args.runs_dir) if args.runs_dir else root / "runs"
     run_dir = new_run_dir(runs_root, args.preset)
     record = {
