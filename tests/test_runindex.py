@@ -113,15 +113,27 @@ def test_runs_are_listed_newest_first_with_their_status(runs):
     assert rows[2].seeds == "init [0, 1], order [2, 3]"
 
 
-def test_key_figures_are_accuracy_agreement_ece_and_auroc():
+def test_key_figures_are_accuracy_agreement_ece_and_auroc_at_any_depth():
     metrics = {
         "01_agreement": agreement_figures(50.0, 52.0, 80.0),
+        "02_confidence": {
+            "nets": {
+                "a": {
+                    "accuracy": 70.0,
+                    "ece": 3.5,
+                    "nll": 0.7,
+                    "per_class_accuracy": {"cat": 50.0, "dog": 90.0},
+                }
+            }
+        },
         "03_ood": {"auroc": {"max_prob": 0.75}, "auroc_noise": 0.5, "loss": 1.0},
     }
     assert runindex.key_figures(metrics) == {
         "01_agreement: accuracy a": 50.0,
         "01_agreement: accuracy b": 52.0,
         "01_agreement: agreement": 80.0,
+        "02_confidence: nets a accuracy": 70.0,
+        "02_confidence: nets a ece": 3.5,
         "03_ood: auroc max_prob": 0.75,
         "03_ood: auroc_noise": 0.5,
     }
@@ -148,12 +160,28 @@ def test_the_page_links_every_notebook_and_shows_changes(runs):
     assert order == sorted(order)
     assert '<a href="2026-01-03/110000-smoke/01_agreement.html">html</a>' in page
     assert '<a href="2026-01-03/110000-smoke/02_confidence.ipynb">ipynb</a>' in page
-    assert "01_agreement: accuracy a <b>51.5</b> <span" in page
+    assert "<details open><summary>01_agreement: 3 figures</summary>" in page
+    assert "accuracy a <b>51.5</b> <span" in page
     assert '<span class="delta">(+1.50)</span>' in page
     assert '<span class="delta">(-1.00)</span>' in page
     assert "ValueError: boom" in page
     assert '<tr class="killed"><td>2026-01-04 12:00:00' in page
     assert "5 runs, newest first" in page
+
+
+def test_many_figures_of_one_notebook_are_folded():
+    row = runindex.IndexRow(
+        Path("d/r"),
+        "",
+        "smoke",
+        "",
+        "passed",
+        [],
+        {f"03_ood: auroc {i}": i for i in range(9)},
+    )
+    assert runindex._figures_html(row, "03_ood").startswith(
+        "<details><summary>03_ood: 9 figures</summary>auroc 0 <b>0</b><br>"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,10 @@ RUN_FILE = "run.json"
 INDEX_FILE = "index.html"
 DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 # figures shown in the index: a metric whose name has one of these words
-KEY_WORDS = ("accuracy", "agreement", "ece", "auroc")
+KEY_WORDS = {"accuracy", "agreement", "ece", "auroc"}
+# parts of metrics.json that break a figure down or hold the run's settings
+SKIPPED = {"per", "params", "provenance"}
+FIGURES_OPEN = 8  # a notebook with more key figures shows them folded
 DONE = ("passed", "failed", "interrupted")  # final states of a suite run
 
 
@@ -59,17 +62,24 @@ def write_run_record(run_dir: Path, record: dict[str, Any]) -> Path:
 
 
 def key_figures(metrics: dict[str, Any]) -> dict[str, float]:
-    """The figures of `metrics.json` named by KEY_WORDS: "notebook: name part" -> x."""
+    """Every number of `metrics.json` whose path names a KEY_WORD, however deeply
+    nested: "notebook: path to it" -> value (per-class breakdowns left out)."""
     figures = {}
     for notebook in sorted(metrics):
-        for name, value in metrics[notebook].items():
-            if not set(name.lower().split("_")) & set(KEY_WORDS):
-                continue
-            parts = value.items() if isinstance(value, dict) else [("", value)]
-            for part, number in parts:
-                if isinstance(number, int | float) and not isinstance(number, bool):
-                    figures[f"{notebook}: {name} {part}".rstrip()] = number
+        for path, number in _numbers(metrics[notebook]):
+            words = {word for key in path for word in key.lower().split("_")}
+            if words & KEY_WORDS and not words & SKIPPED:
+                figures[f"{notebook}: {' '.join(path)}"] = number
     return figures
+
+
+def _numbers(tree: dict[str, Any], path: tuple[str, ...] = ()):
+    """(path, number) for each number in nested dicts; lists are left out."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _numbers(value, (*path, str(key)))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield (*path, str(key)), value
 
 
 def read_row(runs_root: Path, folder: Path) -> IndexRow | None:
@@ -178,16 +188,30 @@ def render(rows: list[IndexRow], generated_at: str) -> str:
 
 def _row_html(row: IndexRow) -> str:
     e = html.escape
-    figures = "<br>".join(
-        f"{e(name)} <b>{value:g}</b>{_delta_html(row.deltas.get(name))}"
-        for name, value in row.figures.items()
-    )
+    notebooks = dict.fromkeys(name.split(": ")[0] for name in row.figures)
+    figures = "".join(_figures_html(row, notebook) for notebook in notebooks)
     links = "<br>".join(_notebook_html(row.folder, nb) for nb in row.notebooks)
     return (
         f'<tr class="{e(row.status)}"><td>{e(_when(row.started_at))}<br>'
         f"<small>{e(str(row.folder))}</small></td><td>{e(row.preset)}</td>"
         f"<td>{e(row.seeds)}</td><td>{figures}</td>"
         f"<td>{e(row.status)}</td><td>{links}</td></tr>"
+    )
+
+
+def _figures_html(row: IndexRow, notebook: str) -> str:
+    """One notebook's figures, one a line, folded away when there are many."""
+    e = html.escape
+    lines = [
+        f"{e(name.split(': ', 1)[1])} <b>{value:g}</b>"
+        f"{_delta_html(row.deltas.get(name))}"
+        for name, value in row.figures.items()
+        if name.split(": ")[0] == notebook
+    ]
+    shown = " open" if len(lines) <= FIGURES_OPEN else ""
+    return (
+        f"<details{shown}><summary>{e(notebook)}: {len(lines)} figures</summary>"
+        f"{'<br>'.join(lines)}</details>"
     )
 
 
@@ -224,6 +248,7 @@ td, th {{ border: 1px solid #ccc; padding: 0.4em; vertical-align: top; }}
 tr.failed, tr.killed, tr.interrupted {{ background: #fde8e8; }}
 tr.running {{ background: #fff8e0; }}
 .delta {{ color: #666; }} .error {{ color: #a00; }}
+summary {{ cursor: pointer; }}
 </style></head><body>
 <h1>cifarstudy runs</h1>
 <p>{count} runs, newest first; in brackets, the change of each figure since the
