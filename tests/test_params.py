@@ -90,6 +90,11 @@ def test_without_an_injected_cell_other_variables_are_ignored():
     assert StudyConfig.from_namespace({"epochs": 4, "epoch": 1}).epochs == 4
 
 
+def test_the_setup_cell_can_run_again_after_device_was_resolved():
+    namespace = {"device": torch.device("cpu"), "epochs": 2}
+    assert StudyConfig.from_namespace(namespace).device == "cpu"
+
+
 def test_injected_names_reads_the_latest_injected_cell():
     history = [
         "",

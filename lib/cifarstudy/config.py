@@ -174,7 +174,11 @@ class StudyConfig:
         for name in injected_names(namespace):
             if name not in names:
                 raise unknown_parameter(name, namespace.get(name), names)
-        return cls(**{name: namespace[name] for name in names if name in namespace})
+        values = {name: namespace[name] for name in names if name in namespace}
+        if isinstance(values.get("device"), torch.device):
+            # the setup cell run again: `device` now holds the resolved device
+            values["device"] = values["device"].type
+        return cls(**values)
 
     def require_nets(self, minimum: int) -> None:
         """Refuse a config with fewer than `minimum` nets (agreement needs two)."""
