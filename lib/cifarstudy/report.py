@@ -49,7 +49,7 @@ def new_run_dir(
 
 
 def git_revision(root: Path) -> dict[str, Any]:
-    """The checkout's commit and whether it had uncommitted changes."""
+    """The checkout's commit and whether it had changes (untracked files too)."""
 
     def git(*args):
         return subprocess.run(
@@ -58,7 +58,7 @@ def git_revision(root: Path) -> dict[str, Any]:
 
     try:
         revision = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(git("status", "--porcelain"))
     except (OSError, subprocess.SubprocessError):
         revision, dirty = "", False
     return {"revision": revision or "unknown", "dirty": dirty}
