@@ -210,20 +210,40 @@ def test_kernels_are_chosen_per_group_size_and_restored_afterwards():
     assert torch.backends.mkldnn.enabled == mkldnn
 
 
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_batch_images_puts_net_k_batch_in_channels_3k_to_3k_plus_2(channels_last):
-    images = torch.arange(6 * 2 * 2 * 3, dtype=torch.uint8).reshape(6, 2, 2, 3)
+def test_batch_images_puts_net_k_batch_in_channels_3k_to_3k_plus_2():
+    images = torch.arange(6 * 3 * 2 * 2, dtype=torch.uint8).reshape(6, 3, 2, 2)
     index = torch.tensor([[5, 0], [2, 3], [1, 1]])  # (K=3 nets, B=2)
 
-    x = train.batch_images(images, index, channels_last)
+    x = train.batch_images(images, index)
 
-    assert x.shape == (2, 9, 2, 2)
+    assert x.shape == (2, 9, 2, 2) and x.is_contiguous()
     for k in range(3):
         for b in range(2):
-            expected = images[index[k, b]].permute(2, 0, 1)
-            assert torch.equal(x[b, 3 * k : 3 * k + 3], expected)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    assert x.is_contiguous(memory_format=layout)
+            assert torch.equal(x[b, 3 * k : 3 * k + 3], images[index[k, b]])
+
+
+def test_flat_sgd_takes_the_steps_of_torch_sgd_bitwise():
+    flat_net = models.build_model("tutorial_cnn", 0).to(
+        memory_format=torch.channels_last
+    )
+    plain_net = models.build_model("tutorial_cnn", 0)
+    flat = train.FlatSGD(flat_net.parameters(), lr=0.01, momentum=0.9)
+    plain = torch.optim.SGD(plain_net.parameters(), lr=0.01, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+
+    for _ in range(3):
+        flat.zero_grad()
+        plain.zero_grad()
+        for p, q in zip(flat_net.parameters(), plain_net.parameters()):
+            gradient = torch.randn(q.shape, generator=generator)
+            p.grad += gradient  # as backward accumulates into the flat gradient
+            q.grad = gradient
+        flat.step()
+        plain.step()
+
+    for p, q in zip(flat_net.parameters(), plain_net.parameters()):
+        assert torch.equal(p, q)
+    assert flat_net.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_normalize_scales_uint8_to_the_reference_range():

@@ -23,8 +23,6 @@ those of a plain one-net loop over the same batches to float tolerance
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import math
 import os
 import queue
@@ -49,10 +47,6 @@ from .models import TutorialCNN, build_model
 # (a fresh interpreter importing torch, seconds) where forking is unsafe
 START_METHOD = "fork" if sys.platform == "linux" else "spawn"
 WORKER_POLL_SECONDS = 1.0  # how often the parent checks that its workers live
-# glibc: keep up to this much freed memory in the heap rather than unmapping it,
-# so the native convolution's buffers are not faulted in afresh on every step
-MALLOC_KEEP_BYTES = 1 << 25  # 32 MiB, glibc's largest mmap threshold on 64 bits
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameter numbers
 
 
 @dataclass(frozen=True)
@@ -147,35 +141,75 @@ def loss_line(epoch: int, step: int, loss: float, label: str = "") -> str:
 
 
 def images_to_device(image_set: ImageSet, device: torch.device) -> torch.Tensor:
-    """The images as one uint8 tensor (N, 3, 32, 32) on `device`.
-
-    Channels-last in memory, as the arrays hold them; on the CPU it shares the
-    arrays' memory rather than copying them.
-    """
+    """The images as one contiguous uint8 tensor (N, 3, 32, 32) on `device`."""
     images = torch.from_numpy(image_set.images).permute(0, 3, 1, 2)
-    return images.to(device)
+    return images.contiguous().to(device)
 
 
-def normalize(images: torch.Tensor, n_nets: int = 1) -> torch.Tensor:
-    """uint8 (B, 3*n_nets, H, W) -> float32 scaled to [0, 1], then standardised."""
-    mean = torch.tensor(NORMALIZE_MEAN * n_nets, device=images.device)
-    std = torch.tensor(NORMALIZE_STD * n_nets, device=images.device)
+def channel_stats(n_nets: int, device: torch.device) -> tuple:
+    """The normalisation's mean and std for K nets' stacked channels (3K, 1, 1).
+
+    One value shared by every channel, as in the reference protocol, comes back
+    as a plain number: a scalar costs less than broadcasting a tensor.
+    """
+    if len(set(NORMALIZE_MEAN)) == 1 and len(set(NORMALIZE_STD)) == 1:
+        return NORMALIZE_MEAN[0], NORMALIZE_STD[0]
+    mean = torch.tensor(NORMALIZE_MEAN * n_nets, device=device)[:, None, None]
+    std = torch.tensor(NORMALIZE_STD * n_nets, device=device)[:, None, None]
+    return mean, std
+
+
+def normalize(images: torch.Tensor, n_nets: int = 1, stats=None) -> torch.Tensor:
+    """uint8 (B, 3*n_nets, H, W) -> float32 scaled to [0, 1], then standardised.
+
+    `stats`: `channel_stats(n_nets, device)`, computed here when not given.
+    """
+    mean, std = stats or channel_stats(n_nets, images.device)
     x = images.float().div_(255)  # keeps the memory layout of `images`
-    return x.sub_(mean[:, None, None]).div_(std[:, None, None])
+    return x.sub_(mean).div_(std)
 
 
-def batch_images(
-    images: torch.Tensor, index: torch.Tensor, channels_last: bool
-) -> torch.Tensor:
+def batch_images(images: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Net k's batch `images[index[k]]` in channels 3k..3k+2: (B, 3K, H, W) uint8.
 
-    `images` is (N, H, W, 3) and `index` (K, B).
+    `images` is (N, 3, H, W) contiguous and `index` (K, B).
     """
     n_nets, batch = index.shape
-    x = images[index.T]  # (B, K, H, W, 3)
-    x = x.permute(0, 2, 3, 1, 4).reshape(batch, *images.shape[1:3], 3 * n_nets)
-    x = x.permute(0, 3, 1, 2)  # (B, 3K, H, W), channels-last in memory
-    return x if channels_last else x.contiguous()
+    x = images.index_select(0, index.T.reshape(-1))  # (B*K, 3, H, W), b-major
+    return x.view(batch, 3 * n_nets, *images.shape[2:])
+
+
+class FlatSGD:
+    """torch.optim.SGD with momentum (no dampening, weight decay or Nesterov) over
+    parameters made views of one flat tensor: a step is three operations on the
+    whole flat tensor rather than several per parameter, with the same result.
+
+    Gradients accumulate in place into views of one flat gradient tensor, which
+    `zero_grad` zeroes in one operation.
+    """
+
+    def __init__(self, params, lr: float, momentum: float):
+        params = list(params)
+        n = sum(p.numel() for p in params)
+        self.weights = torch.empty(n, device=params[0].device)
+        self.grads = torch.zeros_like(self.weights)
+        self.momentum_buffer = torch.zeros_like(self.weights)  # 0 * m + g == g
+        self.lr, self.momentum = lr, momentum
+        offset = 0
+        for p in params:  # dense tensors (contiguous or channels-last) only
+            view = self.weights[offset : offset + p.numel()]
+            p.data = view.as_strided(p.shape, p.stride()).copy_(p.data)
+            p.grad = self.grads[offset : offset + p.numel()].as_strided(
+                p.shape, p.stride()
+            )
+            offset += p.numel()
+
+    def zero_grad(self) -> None:
+        self.grads.zero_()
+
+    def step(self) -> None:
+        self.momentum_buffer.mul_(self.momentum).add_(self.grads)
+        self.weights.add_(self.momentum_buffer, alpha=-self.lr)
 
 
 class GroupedTutorialCNN(nn.Module):
@@ -291,21 +325,23 @@ def train_nets(
     log_every: int = 2000,
     progress: Callable[[str], None] = print,
     processes: int | None = None,
+    kernels: Kernels | None = None,
 ) -> list[TrainResult]:
     """Train one net per spec, all together, and return their weights and losses.
 
     Net k starts from `build_model(arch, init_seed_k)` and visits the training
     images in `data_order(order_seed_k)`; nothing else differs between nets.
     Every `log_every` mini-batches each net's running loss is reported as a
-    `loss_line`, and after each epoch one summary row. `processes` overrides
-    how many CPU processes share the nets (`plan_processes`).
+    `loss_line`, and after each epoch one summary row. `processes` and
+    `kernels` override the measured choices of `plan_processes` and
+    `choose_kernels`.
     """
     device = torch.device(device)
     groups = plan_processes(len(specs), device, processes)
     report = _Progress(specs, groups, settings.epochs, len(train_set), progress)
-    images = torch.from_numpy(train_set.images)  # (N, H, W, 3) uint8
+    images = images_to_device(train_set, torch.device("cpu"))  # (N, 3, H, W)
     labels = torch.from_numpy(train_set.labels)
-    job = (train_set.n_classes, settings, log_every)
+    job = (train_set.n_classes, settings, log_every, kernels)
 
     start = time.perf_counter()
     if len(groups) == 1:
@@ -327,20 +363,20 @@ def train_nets(
 
 
 def _train_group(
-    specs, images, labels, n_classes, settings, log_every, device, emit
+    specs, images, labels, n_classes, settings, log_every, kernels, device, emit
 ) -> dict:
     """Train the nets of `specs` together as one grouped model on `device`.
 
     Returns {"nets": [{"state_dict", "curve", "epoch_loss"} per spec],
     "epoch_seconds": [...]}; `emit(kind, payload)` reports loss lines and epochs.
     """
-    kernels = choose_kernels(len(specs), device)
+    kernels = kernels or choose_kernels(len(specs), device)
     nets = [build_model(settings.arch, s.init_seed, n_classes) for s in specs]
-    memory_format = torch.channels_last if kernels.channels_last else None
-    model = group_models(nets).to(device, memory_format=memory_format)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=settings.lr, momentum=settings.momentum, foreach=True
+    memory_format = (
+        torch.channels_last if kernels.channels_last else torch.contiguous_format
     )
+    model = group_models(nets).to(device, memory_format=memory_format)
+    optimizer = FlatSGD(model.parameters(), settings.lr, settings.momentum)
     orders = torch.stack(
         [data_order(s.order_seed, len(labels), settings.epochs) for s in specs], dim=1
     ).to(device)  # (epochs, K, N)
@@ -358,7 +394,8 @@ def _train_group(
                     curves[k].append((epoch * steps + step, value))
                     emit("loss", (k, epoch, step, value))
 
-            step_args = (model, optimizer, images, labels, kernels.channels_last)
+            stats = channel_stats(len(specs), device)
+            step_args = (model, optimizer, images, labels, stats, memory_format)
             losses = _train_epoch(
                 step_args, orders[epoch], settings.batch_size, log_every, on_log
             )
@@ -389,11 +426,11 @@ def _train_epoch(step_args, order, batch, log_every, on_log) -> list[float]:
     return ((total + running) / steps).tolist()
 
 
-def _sgd_step(model, optimizer, images, labels, channels_last, index) -> torch.Tensor:
+def _sgd_step(model, optimizer, images, labels, stats, layout, index) -> torch.Tensor:
     """One SGD step of every net on its own batch; returns each net's loss (K,)."""
     n_nets, batch = index.shape
-    x = normalize(batch_images(images, index, channels_last), n_nets)
-    logits = model(x)  # (K, B, C)
+    x = normalize(batch_images(images, index), n_nets, stats)
+    logits = model(x.contiguous(memory_format=layout))  # (K, B, C)
     losses = (
         F.cross_entropy(
             logits.reshape(n_nets * batch, -1),
@@ -403,7 +440,7 @@ def _sgd_step(model, optimizer, images, labels, channels_last, index) -> torch.T
         .reshape(n_nets, batch)
         .mean(1)
     )
-    optimizer.zero_grad(set_to_none=True)
+    optimizer.zero_grad()
     losses.sum().backward()  # nets share no weights: each gets its own gradient
     optimizer.step()
     return losses.detach()
@@ -502,36 +539,18 @@ def _worker(group, specs, images, labels, job, events) -> None:
     # first of all: a forked child that starts a parallel region with the
     # parent's thread pool waits forever for threads it does not have
     torch.set_num_threads(1)
-    _keep_freed_memory()
-    n_classes, settings, log_every = job
+
+    def emit(kind: str, payload: tuple) -> None:
+        events.put((group, kind, payload))
+
     try:
-        outcome = _train_group(
-            specs,
-            images,
-            labels,
-            n_classes,
-            settings,
-            log_every,
-            torch.device("cpu"),
-            lambda kind, payload: events.put((group, kind, payload)),
-        )
+        cpu = torch.device("cpu")
+        outcome = _train_group(specs, images, labels, *job, cpu, emit)
         for net in outcome["nets"]:  # plain arrays: no shared memory to outlive us
             net["state_dict"] = {k: v.numpy() for k, v in net["state_dict"].items()}
         events.put((group, "done", outcome))
     except BaseException:
         events.put((group, "error", traceback.format_exc()))
-
-
-def _keep_freed_memory() -> None:
-    """Make glibc keep freed memory for reuse instead of returning it to the OS.
-
-    Changes this whole process, so it is called in worker processes only.
-    """
-    library = ctypes.util.find_library("c") if sys.platform == "linux" else None
-    mallopt = getattr(ctypes.CDLL(library), "mallopt", None) if library else None
-    if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES)
-        mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES)
 
 
 def weights_key(
