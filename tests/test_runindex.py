@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cifarstudy import data, runindex, suite
+from cifarstudy import data, report, runindex, suite
 from cifarstudy.report import write_json
 
 
@@ -282,3 +282,17 @@ def test_the_html_copy_hides_code_and_embeds_images(smoke_run):
     assert "config.StudyConfig.from_namespace" not in page  # code left out
     assert page.count('src="data:image/png;base64,') == 2  # both figures, inline
     assert "sha256" in page and "agreement:" in page
+
+
+def test_git_revision_says_whether_the_tree_had_changes(tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("a")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "a")
+    clean = report.git_revision(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{40}", clean["revision"]) and not clean["dirty"]
+    (tmp_path / "new.ipynb").write_text("{}")  # untracked
+    assert report.git_revision(tmp_path)["dirty"]
