@@ -58,3 +58,9 @@ index: $(STAMP)
 # train one net twice with the same seeds: are the weights bitwise equal?
 repro-check: $(STAMP)
 	$(PY) -m cifarstudy.repro $(if $(DEVICE),--device $(DEVICE))
+
+# training and evaluation speed: a seed-notebook loop against the engine, side by
+# side on this machine (a few minutes; real CIFAR-10 arrays when DATA_ROOT is set)
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
+		$(if $(DEVICE),--device $(DEVICE))

@@ -1,0 +1,437 @@
+"""Training and evaluation speed: a seed-notebook loop against cifarstudy's engine.
+
+    python benchmarks/bench_engine.py                  synthetic CIFAR-sized data
+    python benchmarks/bench_engine.py --data-root data real CIFAR-10 when prepared
+    make bench [DATA_ROOT=data]
+
+Every configuration runs in a fresh Python process, one after another, so each
+has its own peak memory and none inherits another's warm caches. Training runs
+the reference protocol (batch 4, SGD lr 0.001, momentum 0.9) on the first
+`--images` training images:
+
+- seed-style: the PyTorch CIFAR-10 tutorial loop as the seed notebooks ran it, a
+  torch Dataset serving PIL images from the uint8 arrays (as
+  torchvision.datasets.CIFAR10 does) through ToTensor and Normalize, a
+  DataLoader with 2 workers, one net after another. One epoch per net, timed
+  from its first batch on, so the DataLoader's start is not counted.
+- engine: `cifarstudy.train.train_nets`, two epochs, the second one timed; its
+  one-time start (worker processes, models) is shown apart.
+
+The design rows time the alternatives that the engine's choices were measured
+against. Peak memory is the largest proportional set size (PSS) of the process
+and its workers while a configuration runs, and on a GPU the largest memory
+torch allocated there. Speeds are for these short runs only; nothing is
+extrapolated to full trainings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cifarstudy import data, predict, train
+from cifarstudy.config import resolve_device
+from cifarstudy.models import build_model
+
+SETTINGS = train.TrainSettings(epochs=1, batch_size=4, lr=0.001, momentum=0.9)
+ENGINE_EPOCHS = 2  # the first warms up; the second is timed
+NET_COUNTS = (1, 2, 8)
+TUTORIAL_WORKERS = 2  # the tutorial's DataLoader num_workers
+TUTORIAL_EVAL_BATCH = 4  # the tutorial's test loader batch size
+EVAL_IMAGES = 10_000  # a CIFAR test set's worth
+KIB_PER_MIB = 1024
+MEMORY_SAMPLE_SECONDS = 0.25  # reading PSS costs ~1 ms: sample sparingly
+
+
+# --- the configurations, each run in its own process -----------------------
+
+
+def seed_style_dataset(image_set: data.ImageSet):
+    """The images as torchvision's CIFAR10 serves them: PIL, then transforms."""
+    from PIL import Image
+    from torchvision import transforms
+
+    transform = transforms.Compose(
+        [
+            transforms.ToTensor(),
+            transforms.Normalize(data.NORMALIZE_MEAN, data.NORMALIZE_STD),
+        ]
+    )
+
+    class SeedStyleCIFAR(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(image_set)
+
+        def __getitem__(self, i):
+            image = Image.fromarray(image_set.images[i])
+            return transform(image), int(image_set.labels[i])
+
+    return SeedStyleCIFAR()
+
+
+def seed_style_training(train_set, n_nets: int, device) -> dict:
+    """The tutorial loop, one net after another; images/s per net after batch 1."""
+    loader = torch.utils.data.DataLoader(
+        seed_style_dataset(train_set),
+        batch_size=SETTINGS.batch_size,
+        shuffle=True,
+        num_workers=TUTORIAL_WORKERS,
+    )
+    criterion = torch.nn.CrossEntropyLoss()
+    timed_images, timed_seconds = 0, 0.0
+    for seed in range(n_nets):
+        net = build_model(SETTINGS.arch, seed, train_set.n_classes).to(device)
+        optimizer = torch.optim.SGD(
+            net.parameters(), lr=SETTINGS.lr, momentum=SETTINGS.momentum
+        )
+        running_loss = 0.0
+        for i, (inputs, labels) in enumerate(loader):
+            if i == 1:  # the first batch carries the workers' start
+                start = time.perf_counter()
+            inputs, labels = inputs.to(device), labels.to(device)
+            optimizer.zero_grad()
+            loss = criterion(net(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+        timed_seconds += time.perf_counter() - start
+        timed_images += len(train_set) - SETTINGS.batch_size
+    return {"img_s_per_net": timed_images / timed_seconds}
+
+
+def engine_training(train_set, n_nets: int, device, processes=None, kernels=None):
+    """cifarstudy's engine; images/s per net in the second epoch, start seconds."""
+    settings = train.TrainSettings(
+        epochs=ENGINE_EPOCHS,
+        batch_size=SETTINGS.batch_size,
+        lr=SETTINGS.lr,
+        momentum=SETTINGS.momentum,
+    )
+    specs = [train.NetSpec(seed, seed) for seed in range(n_nets)]
+    results = train.train_nets(
+        specs,
+        train_set,
+        settings,
+        device,
+        log_every=len(train_set),
+        progress=lambda line: None,
+        processes=processes,
+        kernels=kernels,
+    )
+    epoch_seconds = results[0].epoch_seconds
+    return {
+        "img_s_per_net": len(train_set) / epoch_seconds[-1],
+        "start_s": results[0].train_seconds - sum(epoch_seconds),
+    }
+
+
+def per_image_eval(test_set, device) -> dict:
+    """One image at a time, PIL and transforms as in a seed notebook."""
+    dataset = seed_style_dataset(test_set)
+    net = build_model(SETTINGS.arch, 0, test_set.n_classes).to(device).eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            image, _ = dataset[i]
+            net(image[None].to(device)).cpu()
+    return {"img_s": len(dataset) / (time.perf_counter() - start)}
+
+
+def tutorial_eval(test_set, device) -> dict:
+    """The tutorial's test loop: DataLoader of batch 4 with 2 workers."""
+    loader = torch.utils.data.DataLoader(
+        seed_style_dataset(test_set),
+        batch_size=TUTORIAL_EVAL_BATCH,
+        num_workers=TUTORIAL_WORKERS,
+    )
+    net = build_model(SETTINGS.arch, 0, test_set.n_classes).to(device).eval()
+    start = time.perf_counter()
+    with torch.no_grad():
+        for images, _ in loader:
+            net(images.to(device)).cpu()
+    return {"img_s": len(test_set) / (time.perf_counter() - start)}
+
+
+def batched_eval(test_set, device, threads=None) -> dict:
+    """cifarstudy.predict.predict_logits: batches of EVAL_BATCH."""
+    net = build_model(SETTINGS.arch, 0, test_set.n_classes).to(device).eval()
+    if threads is None:
+        start = time.perf_counter()
+        predict.predict_logits(net, test_set)
+        return {"img_s": len(test_set) / (time.perf_counter() - start)}
+    # the alternative: the same batches on `threads` threads
+    kernels = train.Kernels(channels_last=True, mkldnn=True, threads=threads)
+    start = time.perf_counter()
+    with train.kernels_in_use(kernels), torch.inference_mode():
+        images = train.images_to_device(test_set, device)
+        for first in range(0, len(images), predict.EVAL_BATCH):
+            net(train.normalize(images[first : first + predict.EVAL_BATCH])).cpu()
+    return {"img_s": len(test_set) / (time.perf_counter() - start)}
+
+
+MEASURES = {
+    "seed_train": lambda sets, c, dev: seed_style_training(sets[0], c["nets"], dev),
+    "engine_train": lambda sets, c, dev: engine_training(
+        sets[0],
+        c["nets"],
+        dev,
+        c.get("processes"),
+        train.Kernels(*c["kernels"]) if "kernels" in c else None,
+    ),
+    "per_image_eval": lambda sets, c, dev: per_image_eval(sets[2], dev),
+    "tutorial_eval": lambda sets, c, dev: tutorial_eval(sets[1], dev),
+    "batched_eval": lambda sets, c, dev: batched_eval(sets[1], dev, c.get("threads")),
+}
+
+
+def load_sets(data_root: str | None, n_train: int, n_single: int):
+    """(training head, evaluation set, per-image evaluation head)."""
+    if data_root is None:
+        train_set, test = data.synthetic("train"), data.synthetic("test")
+        reps = -(-EVAL_IMAGES // len(test))  # tile to a CIFAR test set's size
+        test = data.ImageSet(
+            f"{test.name} x{reps}",
+            np.tile(test.images, (reps, 1, 1, 1))[:EVAL_IMAGES],
+            np.tile(test.labels, reps)[:EVAL_IMAGES],
+            test.classes,
+        )
+    else:
+        prepared = data.prepared_path(Path(data_root), "cifar10", "train")
+        if not prepared.exists():
+            sys.exit(f"no prepared CIFAR-10 arrays: {prepared} is missing")
+        root = Path(data_root)
+        train_set = data.load("cifar10", "train", root, download=False)
+        test = data.load("cifar10", "test", root, download=False)
+    return head(train_set, n_train), test, head(test, n_single)
+
+
+def head(image_set: data.ImageSet, n: int) -> data.ImageSet:
+    return data.ImageSet(
+        image_set.name, image_set.images[:n], image_set.labels[:n], image_set.classes
+    )
+
+
+class PeakMemory:
+    """The largest memory of this process and its descendants (DataLoader or
+    engine workers) while the block runs, sampled in a thread.
+
+    Memory is the proportional set size (PSS): pages shared by several processes,
+    as forked workers share their parent's, are split between them, so the sum
+    over the processes counts each page once.
+    """
+
+    def __init__(self):
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            total = sum(pss_kib(pid) for pid in process_tree(os.getpid()))
+            self.peak_mib = max(self.peak_mib, total / KIB_PER_MIB)
+            if self._stop.wait(MEMORY_SAMPLE_SECONDS):
+                return
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every live descendant of it (Linux /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        parent = pending.pop()
+        found.append(parent)
+        for children in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in children.read_text().split()]
+            except OSError:  # the process ended meanwhile
+                pass
+    return found
+
+
+def pss_kib(pid: int) -> int:
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:  # ended meanwhile, or not Linux
+        return 0
+    return next(
+        int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")
+    )
+
+
+def measure(config: dict, args) -> dict:
+    """Run one configuration here; its figures and its peak memory."""
+    device = torch.device(args.device)
+    sets = load_sets(args.data_root, args.images, args.single_images)
+    with PeakMemory() as memory:
+        result = MEASURES[config["kind"]](sets, config, device)
+    result["pss_mib"] = memory.peak_mib
+    if device.type == "cuda":
+        result["cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
+
+
+def run_isolated(config: dict, args) -> dict:
+    """`measure(config)` in a fresh Python process."""
+    command = [sys.executable, __file__, "--measure", json.dumps(config)]
+    command += ["--device", args.device, "--images", str(args.images)]
+    command += ["--single-images", str(args.single_images)]
+    if args.data_root:
+        command += ["--data-root", args.data_root]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"{config} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the table ---------------------------------------------------------------
+
+
+def memory(result: dict) -> str:
+    text = f"{result['pss_mib']:.0f}"
+    if "cuda_mib" in result:
+        text += f", GPU {result['cuda_mib']:.0f}"
+    return text
+
+
+def training_table(args) -> list[str]:
+    rows = [
+        f"training, batch {SETTINGS.batch_size}, SGD lr {SETTINGS.lr} momentum "
+        f"{SETTINGS.momentum}, {args.images} images per net",
+        f"{'nets':>4} | {'seed-style':>10} | {'engine':>8} | {'speed-up':>8} | "
+        f"{'engine start':>12} | {'engine design':<37} | peak MiB seed / engine",
+        "-" * 118,
+    ]
+    for n_nets in NET_COUNTS:
+        seed = run_isolated({"kind": "seed_train", "nets": n_nets}, args)
+        engine = run_isolated({"kind": "engine_train", "nets": n_nets}, args)
+        rows.append(
+            f"{n_nets:>4} | {seed['img_s_per_net']:>10.0f} | "
+            f"{engine['img_s_per_net']:>8.0f} | "
+            f"{engine['img_s_per_net'] / seed['img_s_per_net']:>7.1f}x | "
+            f"{engine['start_s']:>10.1f} s | {design(n_nets, args.device):<37} | "
+            f"{memory(seed)} / {memory(engine)}"
+        )
+    rows.append("(img/s per net; peak memory: PSS of the process and its workers)")
+    return rows
+
+
+def design(n_nets: int, device: str) -> str:
+    groups = train.plan_processes(n_nets, torch.device(device))
+    kernels = train.choose_kernels(len(groups[0]), torch.device(device))
+    layout = "channels-last" if kernels.channels_last else "NCHW"
+    library = "oneDNN" if kernels.mkldnn else "native"
+    return f"{len(groups)} proc x {len(groups[0])} net, {layout} {library}"
+
+
+DESIGNS = [  # (label, configuration): the chosen design, then its alternatives
+    ("1 net: 1 thread, NCHW native (chosen)", {"nets": 1}),
+    ("1 net: 2 threads, NCHW native", {"nets": 1, "kernels": [False, False, 2]}),
+    ("1 net: 1 thread, channels-last oneDNN", {"nets": 1, "kernels": [True, True, 1]}),
+    ("2 nets: 2 processes (chosen)", {"nets": 2}),
+    ("2 nets: 1 process, grouped", {"nets": 2, "processes": 1}),
+    ("8 nets: 2 processes x 4 (chosen)", {"nets": 8}),
+    ("8 nets: 1 process, grouped", {"nets": 8, "processes": 1}),
+]
+
+
+def design_table(args) -> list[str]:
+    rows = ["engine designs on this machine (img/s per net)", "-" * 60]
+    for label, config in DESIGNS:
+        if args.device != "cpu" and ("processes" in config or "kernels" in config):
+            continue  # CPU process and kernel choices
+        result = run_isolated({"kind": "engine_train", **config}, args)
+        rows.append(f"{label:<42} | {result['img_s_per_net']:>8.0f}")
+    return rows
+
+
+EVALS = [
+    ("per image (PIL transforms, batch 1)", {"kind": "per_image_eval"}),
+    ("tutorial loop (DataLoader, batch 4, 2 workers)", {"kind": "tutorial_eval"}),
+    ("cifarstudy batched (chosen: 1 thread)", {"kind": "batched_eval"}),
+    ("cifarstudy batched, 2 threads", {"kind": "batched_eval", "threads": 2}),
+]
+
+
+def eval_table(args) -> list[str]:
+    rows = [
+        f"evaluation, one net, batches of {predict.EVAL_BATCH} "
+        f"({args.single_images} images per image, {EVAL_IMAGES} otherwise)",
+        f"{'':<48} | {'img/s':>8} | peak MiB",
+        "-" * 75,
+    ]
+    for label, config in EVALS:
+        result = run_isolated(config, args)
+        rows.append(f"{label:<48} | {result['img_s']:>8.0f} | {memory(result)}")
+    return rows
+
+
+def environment(args) -> list[str]:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln for ln in cpuinfo.read_text().splitlines() if "model name" in ln]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    source = f"real CIFAR-10 from {args.data_root}" if args.data_root else "synthetic"
+    return [
+        f"date      {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"torch     {torch.__version__}, {torch.get_num_threads()} threads by default",
+        f"python    {platform.python_version()}",
+        f"cpu       {cpu}, {train.usable_cores()} usable cores",
+        f"device    {args.device}",
+        f"data      {source}, CIFAR-sized",
+        f"load      {load_average()} (1, 5, 15 min) at start",
+    ]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-root", help="use DATA_ROOT/prepared/cifar10-*.npz")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--images", type=int, default=2000, help="per net, training")
+    parser.add_argument(
+        "--single-images", type=int, default=1000, help="per-image evaluation"
+    )
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.device = resolve_device(args.device).type
+    if args.measure:
+        print(json.dumps(measure(json.loads(args.measure), args)))
+        return 0
+
+    start = time.perf_counter()
+    lines = environment(args) + [""]
+    print("\n".join(lines), flush=True)
+    for table in (training_table, design_table, eval_table):
+        rows = table(args)
+        print("\n".join(rows + [""]), flush=True)
+    seconds = time.perf_counter() - start
+    print(
+        f"load      {load_average()} (1, 5, 15 min) at the end, after {seconds:.0f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
