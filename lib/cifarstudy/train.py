@@ -447,13 +447,15 @@ def _sgd_step(model, optimizer, images, labels, stats, layout, index) -> torch.T
 
 
 class _Progress:
-    """Loss lines and one row per epoch, from the events of every group of nets."""
+    """Loss lines and one row per epoch from the events of every group of nets,
+    printed in the nets' order once every group has reported them."""
 
     def __init__(self, specs, groups, epochs, n_images, progress):
         self.names = [spec.name for spec in specs]
         self.groups, self.epochs, self.n_images = groups, epochs, n_images
         self.progress = progress
-        self.pending: dict[int, dict[int, tuple[list[float], float]]] = {}
+        self.losses: dict[tuple, dict[int, float]] = {}  # (epoch, step) -> net: loss
+        self.epoch_ends: dict[int, dict[int, float]] = {}  # epoch -> group: seconds
 
     def sender(self, group: int) -> Callable[[str, tuple], None]:
         """The `emit` function of one group."""
@@ -463,28 +465,33 @@ class _Progress:
         members = self.groups[group]
         if kind == "loss":
             k, epoch, step, value = payload
-            self.progress(loss_line(epoch + 1, step, value, self.names[members[k]]))
+            self._collect((epoch, step), {members[k]: value})
             return
         epoch, losses, seconds = payload
-        done = self.pending.setdefault(epoch, {})
-        done[group] = (losses, seconds)
-        if len(done) == len(self.groups):
-            self.progress(self._epoch_row(epoch, self.pending.pop(epoch)))
+        self.epoch_ends.setdefault(epoch, {})[group] = seconds
+        self._collect((epoch, None), dict(zip(members, losses)))
 
-    def _epoch_row(self, epoch: int, done: dict) -> str:
-        loss = {}
-        for group, (losses, _) in done.items():
-            loss.update(zip(self.groups[group], losses))
-        text = " ".join(f"{self.names[i]} {loss[i]:.3f}" for i in sorted(loss))
-        seconds = max(s for _, s in done.values())
-        return (
+    def _collect(self, key: tuple, losses: dict[int, float]) -> None:
+        done = self.losses.setdefault(key, {})
+        done.update(losses)
+        if len(done) < len(self.names):
+            return
+        del self.losses[key]
+        epoch, step = key
+        if step is not None:
+            for i in sorted(done):
+                self.progress(loss_line(epoch + 1, step, done[i], self.names[i]))
+            return
+        text = " ".join(f"{self.names[i]} {done[i]:.3f}" for i in sorted(done))
+        seconds = max(self.epoch_ends.pop(epoch).values())
+        self.progress(
             f"epoch {epoch + 1:>2}/{self.epochs} | mean loss {text} | "
             f"{seconds:7.1f} s | {self.n_images / seconds:8.0f} img/s per net"
         )
 
 
 def _run_workers(groups, specs, images, labels, job, report: _Progress) -> list:
-    """Train each group in its own spawned process; their `_train_group` outcomes."""
+    """Train each group in its own process; their `_train_group` outcomes."""
     context = multiprocessing.get_context(START_METHOD)
     events = context.Queue()
     images, labels = _shared(images), _shared(labels)
