@@ -189,8 +189,7 @@ def test_a_misspelt_parameter_stops_a_notebook_run_by_papermill_directly(tmp_pat
             str(notebook),
             str(output),
             parameters={"epoch": 1, "dataset": "synthetic", "run_dir": str(tmp_path)},
-            kernel_name=suite.KERNEL,
-            cwd=str(notebook.parent),
+            cwd=str(notebook.parent),  # kernel: the one the notebook names
             progress_bar=False,
         )
     assert caught.value.ename == "ParameterError"

@@ -32,7 +32,7 @@ from .report import new_run_dir, render_html
 
 log = logging.getLogger("cifarstudy.suite")
 
-KERNEL = "python3"  # the kernel of the Python that runs the suite
+FALLBACK_KERNEL = "python3"  # the Python that runs the suite, where ipykernel is
 
 
 @dataclass
@@ -158,6 +158,22 @@ def schemas() -> tuple[type, ...]:
     return (StudyConfig, SeedStudy)
 
 
+def kernel_for(notebook: Path) -> str:
+    """The kernel the notebook names (`make` registers it in .venv), when it is
+    installed here; otherwise the kernel of the Python running the suite."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    spec = nbformat.read(notebook, as_version=4).metadata.get("kernelspec", {})
+    name = spec.get("name", FALLBACK_KERNEL)
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+        return name
+    except NoSuchKernel:
+        log.warning("kernel %r is not installed here; using %r", name, FALLBACK_KERNEL)
+        return FALLBACK_KERNEL
+
+
 def execute(notebook: Path, output: Path, params: dict[str, Any]) -> Outcome:
     """Run `notebook` into `output`; a failure is returned, Ctrl-C propagates."""
     import papermill
@@ -169,7 +185,7 @@ def execute(notebook: Path, output: Path, params: dict[str, Any]) -> Outcome:
             str(notebook),
             str(output),
             parameters=params,
-            kernel_name=KERNEL,
+            kernel_name=kernel_for(notebook),
             cwd=str(notebook.parent),
             log_output=True,
             progress_bar=False,
