@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -193,10 +194,14 @@ class FlatSGD:
         n = sum(p.numel() for p in params)
         self.weights = torch.empty(n, device=params[0].device)
         self.grads = torch.zeros_like(self.weights)
-        self.momentum_buffer = torch.zeros_like(self.weights)  # 0 * m + g == g
+        # zeros: the first step's 0 * momentum + gradient is the gradient itself,
+        # as torch.optim.SGD's first step copies it
+        self.momentum_buffer = torch.zeros_like(self.weights)
         self.lr, self.momentum = lr, momentum
         offset = 0
-        for p in params:  # dense tensors (contiguous or channels-last) only
+        for p in params:
+            if not _dense(p):
+                raise ValueError("FlatSGD needs contiguous or channels-last params")
             view = self.weights[offset : offset + p.numel()]
             p.data = view.as_strided(p.shape, p.stride()).copy_(p.data)
             p.grad = self.grads[offset : offset + p.numel()].as_strided(
@@ -210,6 +215,12 @@ class FlatSGD:
     def step(self) -> None:
         self.momentum_buffer.mul_(self.momentum).add_(self.grads)
         self.weights.add_(self.momentum_buffer, alpha=-self.lr)
+
+
+def _dense(tensor: torch.Tensor) -> bool:
+    return tensor.is_contiguous() or (
+        tensor.dim() == 4 and tensor.is_contiguous(memory_format=torch.channels_last)
+    )
 
 
 class GroupedTutorialCNN(nn.Module):
@@ -385,19 +396,23 @@ def _train_group(
     curves: list[list[tuple[int, float]]] = [[] for _ in specs]
     epoch_loss: list[list[float]] = [[] for _ in specs]
     epoch_seconds = []
+
+    def on_log(epoch: int, step: int, losses: list[float]) -> None:
+        for k, value in enumerate(losses):
+            curves[k].append((epoch * steps + step, value))
+            emit("loss", (k, epoch, step, value))
+
+    stats = channel_stats(len(specs), device)
+    step_args = (model, optimizer, images, labels, stats, memory_format)
     with kernels_in_use(kernels):
         for epoch in range(settings.epochs):
             start = time.perf_counter()
-
-            def on_log(step: int, losses: list[float], epoch=epoch) -> None:
-                for k, value in enumerate(losses):
-                    curves[k].append((epoch * steps + step, value))
-                    emit("loss", (k, epoch, step, value))
-
-            stats = channel_stats(len(specs), device)
-            step_args = (model, optimizer, images, labels, stats, memory_format)
             losses = _train_epoch(
-                step_args, orders[epoch], settings.batch_size, log_every, on_log
+                step_args,
+                orders[epoch],
+                settings.batch_size,
+                log_every,
+                partial(on_log, epoch),
             )
             epoch_seconds.append(time.perf_counter() - start)
             for k, value in enumerate(losses):
@@ -494,7 +509,8 @@ def _run_workers(groups, specs, images, labels, job, report: _Progress) -> list:
     """Train each group in its own process; their `_train_group` outcomes."""
     context = multiprocessing.get_context(START_METHOD)
     events = context.Queue()
-    images, labels = _shared(images), _shared(labels)
+    if START_METHOD != "fork":  # forked workers inherit the data; others map it
+        images, labels = _shared(images), _shared(labels)
     workers = [
         context.Process(
             target=_worker,
