@@ -11,7 +11,7 @@ from torch import nn
 from . import cache
 from .data import ImageSet
 from .models import build_model
-from .train import Kernels, TrainResult, images_to_device, kernels_in_use, normalize
+from .train import Kernels, TrainResult, kernels_in_use, normalize
 
 # images per forward pass: enough to amortise the per-call overhead, few enough
 # that a batch's activations stay in the CPU's cache (250 ran faster than 1000)
@@ -27,16 +27,24 @@ def load_model(result: TrainResult, arch: str, n_classes: int, device) -> nn.Mod
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, inputs: ImageSet | torch.Tensor, batch_size: int = EVAL_BATCH
+    model: nn.Module,
+    inputs: ImageSet | torch.Tensor,
+    batch_size: int = EVAL_BATCH,
+    kernels: Kernels | None = None,
 ) -> torch.Tensor:
-    """Logits (N, K) on the CPU for an ImageSet or already-normalised (N, 3, H, W)."""
+    """Logits (N, K) on the CPU for an ImageSet or already-normalised (N, 3, H, W).
+
+    `kernels` overrides the measured choice of `eval_kernels`.
+    """
     device = next(model.parameters()).device
     if isinstance(inputs, ImageSet):
-        images, scale = images_to_device(inputs, device), True  # channels-last
+        # (N, 3, H, W) viewed on the arrays' (N, H, W, 3): channels-last, no copy
+        images = torch.from_numpy(inputs.images).permute(0, 3, 1, 2).to(device)
+        scale = True
     else:
         images, scale = inputs.to(device), False
     out = []
-    kernels = eval_kernels(device)
+    kernels = kernels or eval_kernels(device)
     layout = torch.channels_last if kernels.channels_last else torch.contiguous_format
     with kernels_in_use(kernels):
         for start in range(0, len(images), batch_size):
