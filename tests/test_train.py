@@ -82,24 +82,19 @@ def test_training_prints_running_loss_every_log_every_batches(small_train_set):
 def test_train_or_load_reuses_cached_weights(small_train_set, tmp_path):
     specs = [train.NetSpec(0, 0, "a"), train.NetSpec(1, 1, "b")]
     lines = []
-    first = train.train_or_load(
-        specs,
-        small_train_set,
-        SETTINGS,
-        "cpu",
-        tmp_path,
-        log_every=1000,
-        progress=lines.append,
-    )
-    second = train.train_or_load(
-        specs,
-        small_train_set,
-        SETTINGS,
-        "cpu",
-        tmp_path,
-        log_every=1000,
-        progress=lines.append,
-    )
+
+    def train_or_load():
+        return train.train_or_load(
+            specs,
+            small_train_set,
+            SETTINGS,
+            "cpu",
+            tmp_path,
+            log_every=1000,
+            progress=lines.append,
+        )
+
+    first, second = train_or_load(), train_or_load()
 
     assert [r.from_cache for r in first] == [False, False]
     assert [r.from_cache for r in second] == [True, True]
