@@ -133,13 +133,17 @@ def plan(
     """The notebooks to run and the parameters of each; raises on any bad input."""
     params, selection = study_parameters(root, preset, overrides)
     only = only or selection
-    notebooks = sorted((notebooks_dir or root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if only:
-        notebooks = [nb for nb in notebooks if nb.stem in only or nb.stem[:2] in only]
+    suite = sorted((notebooks_dir or root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = [
+        nb for nb in suite if not only or nb.stem in only or nb.stem[:2] in only
+    ]
     if not notebooks:
         raise ParameterError(f"no notebook to run (only: {only or 'all'})")
-    declared = {nb: declared_parameters(nb) for nb in notebooks}
-    accepted = set().union(*declared.values())
+    # a name is unknown when neither a schema nor a notebook of the suite knows
+    # it; each notebook then gets only the names it declares
+    declared = {nb: declared_parameters(nb) for nb in suite}
+    schema_names = {f.name for schema in schemas() for f in fields(schema)}
+    accepted = set().union(schema_names, *declared.values())
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise unknown_parameter(unknown[0], params[unknown[0]], accepted - {"run_dir"})
