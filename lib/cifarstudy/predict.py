@@ -55,7 +55,12 @@ def predict_logits(
 
 def eval_kernels(device: torch.device) -> Kernels:
     """How prediction computes on `device`: on a CPU channels-last oneDNN
-    convolutions on one thread, the faster choice measured by `make bench`."""
+    convolutions on one thread.
+
+    Measured by `make bench` on a shared 2-core CPU: 14,000 img/s on one
+    thread; two threads ran at 24,000 while the other core was idle but at
+    1,500-3,500 while another program kept it busy.
+    """
     if device.type != "cpu":
         return Kernels(channels_last=False, mkldnn=True, threads=None)
     return Kernels(channels_last=True, mkldnn=True, threads=1)
