@@ -10,14 +10,16 @@ file loads in milliseconds.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .cache import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -162,20 +164,14 @@ def read_prepared(path: Path, name: str) -> ImageSet:
 
 def write_prepared(image_set: ImageSet, path: Path) -> None:
     """Write the prepared-array file through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(
-                f,
-                images=image_set.images,
-                labels=image_set.labels,
-                classes=np.array(image_set.classes),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        images=image_set.images,
+        labels=image_set.labels,
+        classes=np.array(image_set.classes),
+    )
+    write_atomic(path, buffer.getbuffer())
 
 
 def _load_torchvision(dataset: str, split: str, root: Path, download: bool):
