@@ -33,7 +33,7 @@ class ParameterError(ValueError):
     """A parameter has a wrong type or value; the message says which and why."""
 
 
-def _check(name, value, kind, allowed=None, minimum=None, maximum=None):
+def check(name, value, kind, allowed=None, minimum=None, maximum=None):
     """Raise ParameterError unless `value` is a `kind` within the given bounds."""
     ok = isinstance(value, kind) and not (isinstance(value, bool) and kind is not bool)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -133,9 +133,9 @@ class StudyConfig:
                 f"init_seeds = {list(self.init_seeds)} and order_seeds = "
                 f"{list(self.order_seeds)}: must have one seed per net each"
             )
-        _check("arch", self.arch, str, allowed=tuple(ARCHITECTURES))
-        _check("dataset", self.dataset, str, allowed=("cifar10", "synthetic"))
-        _check("device", self.device, str, allowed=DEVICES)
+        check("arch", self.arch, str, allowed=tuple(ARCHITECTURES))
+        check("dataset", self.dataset, str, allowed=("cifar10", "synthetic"))
+        check("device", self.device, str, allowed=DEVICES)
         for name in (
             "epochs",
             "batch_size",
@@ -145,15 +145,15 @@ class StudyConfig:
             "noise_images",
             "extremes",
         ):
-            _check(name, getattr(self, name), int, minimum=1)
+            check(name, getattr(self, name), int, minimum=1)
         for name in ("sample_seed", "noise_seed"):
-            _check(name, getattr(self, name), int, minimum=0)
-        _check("lr", self.lr, float, minimum=0.0)
-        _check("momentum", self.momentum, float, minimum=0.0, maximum=1.0)
-        _check("noise_std", self.noise_std, float, minimum=0.0)
-        _check("download", self.download, bool)
+            check(name, getattr(self, name), int, minimum=0)
+        check("lr", self.lr, float, minimum=0.0)
+        check("momentum", self.momentum, float, minimum=0.0, maximum=1.0)
+        check("noise_std", self.noise_std, float, minimum=0.0)
+        check("download", self.download, bool)
         for name in ("data_root", "cache_dir", "run_dir"):
-            _check(name, getattr(self, name), str)
+            check(name, getattr(self, name), str)
         if self.lr == 0:
             raise ParameterError("lr = 0: must be > 0")
         for name in ("data_root", "cache_dir", "run_dir"):
@@ -248,7 +248,7 @@ def available_devices() -> list[str]:
 
 def resolve_device(name: str) -> torch.device:
     """`auto` -> cuda, mps or cpu, whichever is best here; refuse what is absent."""
-    _check("device", name, str, allowed=DEVICES)
+    check("device", name, str, allowed=DEVICES)
     available = available_devices()
     if name == "auto":
         log.info("device = 'auto': using %s", describe_choice(name, available[0]))

@@ -16,7 +16,13 @@ from typing import Any
 import torch
 
 from . import metrics
-from .config import ParameterError, StudyConfig, injected_names, unknown_parameter
+from .config import (
+    ParameterError,
+    StudyConfig,
+    check,
+    injected_names,
+    unknown_parameter,
+)
 from .train import NetSpec
 
 GROUPS = {  # which seeds vary between the nets of a group
@@ -42,12 +48,8 @@ class SeedStudy:
     base_seed: int = 0  # seed of the reference net; others count up from it
 
     def __post_init__(self):
-        for name, minimum in (("n_models", 2), ("base_seed", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ParameterError(f"{name} = {value!r}: must be int")
-            if value < minimum:
-                raise ParameterError(f"{name} = {value!r}: must be >= {minimum}")
+        check("n_models", self.n_models, int, minimum=2)
+        check("base_seed", self.base_seed, int, minimum=0)
         groups = self.groups
         names = list(groups) if isinstance(groups, list | tuple) else []
         if not names or len(set(names)) != len(names) or set(names) - set(GROUPS):
