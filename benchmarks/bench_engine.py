@@ -20,6 +20,13 @@ the reference protocol (batch 4, SGD lr 0.001, momentum 0.9) on the first
 - engine: `cifarstudy.train.train_nets`, two epochs, the second one timed; its
   one-time start (worker processes, models) is shown apart.
 
+The ceiling rows bound what any engine doing the same arithmetic could reach
+here: the floating-point work of one training image (forward and backward, as
+torch.utils.flop_counter counts it) against one core's best fp32 rate on a
+large matrix product, the fastest arithmetic this CPU does, times the usable
+cores. Beside it: the rate the engine reaches, and the rate of the grouped
+convolutions alone, the kernels where most of a step goes.
+
 The design rows time the alternatives that the engine's choices were measured
 against. Peak memory is the largest proportional set size (PSS) of the process
 and its workers while a configuration runs, and on a GPU the largest memory
@@ -177,6 +184,91 @@ def batched_eval(test_set, device, threads=None) -> dict:
     return {"img_s": len(test_set) / (time.perf_counter() - start)}
 
 
+def training_flops_per_image(n_classes=10, convolutions_only=False) -> float:
+    """Floating-point operations of one image's SGD step: forward and backward
+    of the tutorial CNN on a batch of the protocol's size, per image; of its
+    convolutions only if `convolutions_only`."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = build_model(SETTINGS.arch, 0, n_classes)
+    x = torch.zeros(SETTINGS.batch_size, 3, 32, 32)
+    y = torch.zeros(SETTINGS.batch_size, dtype=torch.long)
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    counts = counter.get_flop_counts()["Global"]
+    if convolutions_only:
+        counts = {op: n for op, n in counts.items() if "convolution" in str(op)}
+    return sum(counts.values()) / SETTINGS.batch_size
+
+
+def best_rate(run, flops: float, seconds: float = 1.0) -> float:
+    """The best FLOP/s of `run()` (`flops` each call) over calls for `seconds`."""
+    for _ in range(3):  # warm-up: kernel choice, caches
+        run()
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        run()
+        best = max(best, flops / (time.perf_counter() - start))
+    return best
+
+
+def matmul_peak(size: int = 1024) -> dict:
+    """One core's fp32 rate on a large matrix product, FLOP/s."""
+    torch.set_num_threads(1)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return {"flop_s": best_rate(lambda: a @ b, 2.0 * size**3, seconds=2.0)}
+
+
+def grouped_conv_rate(n_nets: int) -> dict:
+    """FLOP/s of the convolutions of one training step of `n_nets` grouped nets
+    (forward and backward of conv1 and conv2, as the engine runs them on a CPU:
+    channels-last oneDNN, one thread)."""
+    torch.set_num_threads(1)
+    batch, layout = SETTINGS.batch_size, torch.channels_last
+    nets = [build_model(SETTINGS.arch, seed) for seed in range(n_nets)]
+    model = train.GroupedTutorialCNN(nets).to(memory_format=layout)
+    layers = []
+    for name, channels, size in (("conv1", 3, 32), ("conv2", 6, 14)):
+        x = torch.randn(batch, channels * n_nets, size, size)
+        x = x.to(memory_format=layout).requires_grad_(name != "conv1")
+        weight, bias = getattr(model, f"{name}_weight"), getattr(model, f"{name}_bias")
+        out = torch.nn.functional.conv2d(x, weight, bias, groups=n_nets)
+        layers.append((x, weight, bias, torch.randn_like(out)))
+
+    def step():
+        for x, weight, bias, grad in layers:
+            torch.nn.functional.conv2d(x, weight, bias, groups=n_nets).backward(grad)
+
+    # torch's counter miscounts grouped backward convolutions: count one net's
+    flops = n_nets * batch * training_flops_per_image(convolutions_only=True)
+    with torch.backends.mkldnn.flags(enabled=True):
+        return {"flop_s": best_rate(step, flops)}
+
+
+def conv_as_matmul_rate(n_nets: int) -> dict:
+    """FLOP/s of the same convolution arithmetic as batched matrix products on
+    already unfolded patches (im2col), one thread: what a convolution written
+    as matrix products could reach at best, the unfolding itself not counted."""
+    torch.set_num_threads(1)
+    groups = n_nets * SETTINGS.batch_size  # one product per (net, image)
+    products = []
+    for c_in, c_out, size, input_grad in ((3, 6, 28, False), (6, 16, 10, True)):
+        patches = torch.randn(groups, c_in * 25, size * size)
+        weight = torch.randn(groups, c_out, c_in * 25)
+        grad = torch.randn(groups, c_out, size * size)
+        products += [(weight, patches), (grad, patches.transpose(1, 2))]
+        if input_grad:
+            products.append((weight.transpose(1, 2), grad))
+
+    def step():
+        for a, b in products:
+            torch.bmm(a, b)
+
+    flops = groups * training_flops_per_image(convolutions_only=True)
+    return {"flop_s": best_rate(step, flops)}
+
+
 MEASURES = {
     "seed_train": lambda sets, c, dev: seed_style_training(sets[0], c["nets"], dev),
     "engine_train": lambda sets, c, dev: engine_training(
@@ -189,6 +281,9 @@ MEASURES = {
     "per_image_eval": lambda sets, c, dev: per_image_eval(sets[2], dev),
     "tutorial_eval": lambda sets, c, dev: tutorial_eval(sets[2], dev),
     "batched_eval": lambda sets, c, dev: batched_eval(sets[1], dev, c.get("threads")),
+    "matmul_peak": lambda sets, c, dev: matmul_peak(),
+    "grouped_conv": lambda sets, c, dev: grouped_conv_rate(c["nets"]),
+    "conv_as_matmul": lambda sets, c, dev: conv_as_matmul_rate(c["nets"]),
 }
 
 
@@ -339,6 +434,7 @@ def training_table(args) -> list[str]:
             ],
             args,
         )
+        measured = (n_nets, seed, engine)
         rows.append(
             f"{n_nets:>4} | {seed['img_s_per_net']:>10.0f} | "
             f"{engine['img_s_per_net']:>8.0f} | "
@@ -347,7 +443,77 @@ def training_table(args) -> list[str]:
             f"{memory(seed)} / {memory(engine)}"
         )
     rows.append("(img/s per net; peak memory: PSS of the process and its workers)")
+    if args.device == "cpu":
+        rows += [""] + ceiling_rows(args, *measured)
     return rows
+
+
+def ceiling_rows(args, n_nets: int, seed: dict, engine: dict) -> list[str]:
+    """The most `n_nets` nets could reach here at the CPU's best arithmetic rate,
+    against what the seed-style loop and the engine reached."""
+    flops = training_flops_per_image()
+    cores = train.usable_cores()
+    per_process = len(train.plan_processes(n_nets, torch.device("cpu"))[0])
+    peak, convs, matmuls = (
+        result["flop_s"]
+        for result in best_of(
+            [
+                {"kind": "matmul_peak"},
+                {"kind": "grouped_conv", "nets": per_process},
+                {"kind": "conv_as_matmul", "nets": per_process},
+            ],
+            args,
+        )
+    )
+    ceiling = cores * peak / flops / n_nets  # img/s per net
+    conv_flops = training_flops_per_image(convolutions_only=True)
+    conv_bound = cores * convs / conv_flops / n_nets
+    matmul_bound = cores * matmuls / conv_flops / n_nets
+    seed_rate, engine_rate = seed["img_s_per_net"], engine["img_s_per_net"]
+
+    def share(img_s_per_net: float) -> str:
+        rate = img_s_per_net * n_nets * flops
+        return f"{rate / 1e9:.1f} GFLOP/s, {rate / (cores * peak):.0%} of the peak"
+
+    rows = [
+        (
+            "arithmetic of one training image (forward, backward)",
+            f"{flops / 1e6:.2f} MFLOP",
+        ),
+        (
+            "fp32 matrix product 1024 x 1024, one core",
+            f"{peak / 1e9:.1f} GFLOP/s; {cores} cores: {cores * peak / 1e9:.1f}",
+        ),
+        (
+            f"{n_nets} nets at that peak",
+            f"{ceiling:.0f} img/s per net, {ceiling / seed_rate:.1f}x the seed-style",
+        ),
+        (f"{n_nets} nets at 8x the seed-style loop need", share(8 * seed_rate)),
+        (f"the engine, {n_nets} nets", share(engine_rate)),
+        (
+            f"its grouped convolutions alone ({per_process} nets, one core)",
+            f"{convs / 1e9:.1f} GFLOP/s, {convs / peak:.0%} of one core's peak",
+        ),
+        (
+            "the same arithmetic as matrix products (im2col not counted)",
+            f"{matmuls / 1e9:.1f} GFLOP/s, {matmuls / peak:.0%} of one core's peak",
+        ),
+        (
+            f"{n_nets} nets if all but their convolutions took no time",
+            f"{conv_bound:.0f} img/s per net, {conv_bound / seed_rate:.1f}x the "
+            "seed-style",
+        ),
+        (
+            "... and if they ran as those matrix products",
+            f"{matmul_bound:.0f} img/s per net, {matmul_bound / seed_rate:.1f}x the "
+            "seed-style",
+        ),
+    ]
+    return [
+        f"ceiling for {n_nets} nets on this CPU: every image's arithmetic done at "
+        "the CPU's best fp32 rate",
+        "-" * 118,
+    ] + [f"{label:<60} | {value}" for label, value in rows]
 
 
 def design(n_nets: int, device: str) -> str:
