@@ -45,6 +45,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -415,10 +416,14 @@ def best_of(configs: list[dict], args) -> list[dict]:
 
 
 def speed_of(result: dict) -> float:
-    return result.get("img_s_per_net", result.get("img_s"))
+    for name in ("img_s_per_net", "img_s", "flop_s"):
+        if name in result:
+            return result[name]
+    raise KeyError(f"no speed in {result}")
 
 
-def training_table(args) -> list[str]:
+def training_table(args) -> tuple[list[str], tuple]:
+    """The table's rows, and (nets, seed-style, engine) of its last row."""
     rows = [
         f"training, batch {SETTINGS.batch_size}, SGD lr {SETTINGS.lr} momentum "
         f"{SETTINGS.momentum}, {args.images} images per net",
@@ -443,14 +448,15 @@ def training_table(args) -> list[str]:
             f"{memory(seed)} / {memory(engine)}"
         )
     rows.append("(img/s per net; peak memory: PSS of the process and its workers)")
-    if args.device == "cpu":
-        rows += [""] + ceiling_rows(args, *measured)
-    return rows
+    return rows, measured
 
 
-def ceiling_rows(args, n_nets: int, seed: dict, engine: dict) -> list[str]:
+def ceiling_table(args, measured: tuple) -> list[str]:
     """The most `n_nets` nets could reach here at the CPU's best arithmetic rate,
     against what the seed-style loop and the engine reached."""
+    if args.device != "cpu":
+        return []
+    n_nets, seed, engine = measured
     flops = training_flops_per_image()
     cores = train.usable_cores()
     per_process = len(train.plan_processes(n_nets, torch.device("cpu"))[0])
@@ -617,9 +623,13 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     lines = environment(args) + [""]
     print("\n".join(lines), flush=True)
-    for table in (training_table, design_table, eval_table):
+    rows, measured = training_table(args)
+    print("\n".join(rows + [""]), flush=True)
+    ceiling = partial(ceiling_table, measured=measured)
+    for table in (ceiling, design_table, eval_table):
         rows = table(args)
-        print("\n".join(rows + [""]), flush=True)
+        if rows:
+            print("\n".join(rows + [""]), flush=True)
     seconds = time.perf_counter() - start
     print(
         f"load      {load_average()} (1, 5, 15 min) at the end, after {seconds:.0f} s"
