@@ -61,8 +61,9 @@ NET_COUNTS = (1, 2, 8)
 TUTORIAL_WORKERS = 2  # the tutorial's DataLoader num_workers
 TUTORIAL_EVAL_BATCH = 4  # the tutorial's test loader batch size
 EVAL_IMAGES = 10_000  # a CIFAR test set's worth
-# training images per net: runs of 1,000 timed the seed-style loop at 620-765
-# img/s per net from one run to the next, runs of 4,000 at a steadier 580-610
+# training images per net: the seed-style loop's first batches run faster than
+# the rest (runs of 1,000 images timed it at 620-765 img/s per net, runs of
+# 4,000 just before at 580-610), and longer runs weigh them less
 TRAIN_IMAGES = 4000
 KIB_PER_MIB = 1024
 MEMORY_SAMPLE_SECONDS = 0.25  # reading PSS costs ~1 ms: sample sparingly

@@ -10,20 +10,24 @@ benchmarks/bench_engine.py):
   all K, and each net's batch is gathered from one uint8 tensor of the whole
   training set and normalised on the fly;
 - on a CPU the nets are spread over one worker process per core, each with
-  one thread: a second thread speeds up none of these tiny kernels, waits on
-  the first at every operation and, when another program keeps the other core
-  busy, makes a step several times slower; two single-threaded processes keep
-  both cores busy (2 nets: 2,775 img/s per net against 1,945 as one grouped
-  process; 8 nets: 1,386 against 721);
+  one thread: a second thread gains a lone net at most a sixth (2,526-3,486
+  img/s against 2,483-3,038), waits on the first at every operation and, when
+  another program keeps the other core busy, makes a step several times
+  slower; two single-threaded processes keep both cores busy (2 nets: 2,923
+  img/s per net against 1,995 as one grouped process; 8 nets: 1,364 against
+  673);
 - a net alone in its process runs NCHW through PyTorch's own convolutions;
   a group of several runs channels-last through oneDNN, faster for each size.
 
-Measured there on real CIFAR-10 against the tutorial loop of the seed
-notebooks (PIL transforms, DataLoader with 2 workers, one net after another):
-one net 3,226 img/s (5.8x), two nets 2,882 img/s each (5.1x), eight nets
-1,506 img/s each (2.5x). Every net still sees its own batches in its own
-order, and its weights match those of a plain one-net loop over the same
-batches to float tolerance (tests/test_engine.py).
+Against the tutorial loop of the seed notebooks (PIL transforms, DataLoader
+with 2 workers, one net after another), two `make bench` runs there on real
+CIFAR-10 gave 4.8x per net for one net, 4.3-4.7x for two and 1.9-2.1x for
+eight. Eight nets are bound by arithmetic: the grouped convolutions alone run
+at about a third of one core's fp32 matrix-product peak, and even with
+nothing else to do they would make eight nets 3.6-5.4x faster (the bench
+prints this ceiling). Every net still sees its own batches in its own order,
+and its weights match those of a plain one-net loop over the same batches to
+float tolerance (tests/test_engine.py).
 """
 
 from __future__ import annotations
