@@ -274,6 +274,22 @@ def conv_as_matmul_rate(n_nets: int) -> dict:
     return {"flop_s": best_rate(step, flops)}
 
 
+def sgd_update_seconds(n_nets: int) -> dict:
+    """Seconds per training image of the engine's SGD update alone: zeroing the
+    gradients and one momentum step of `n_nets` grouped nets, one thread."""
+    torch.set_num_threads(1)
+    nets = [build_model(SETTINGS.arch, seed) for seed in range(n_nets)]
+    model = train.GroupedTutorialCNN(nets).to(memory_format=torch.channels_last)
+    optimizer = train.FlatSGD(model.parameters(), SETTINGS.lr, SETTINGS.momentum)
+
+    def update():
+        optimizer.zero_grad()
+        optimizer.step()
+
+    images = n_nets * SETTINGS.batch_size
+    return {"seconds_per_image": 1 / best_rate(update, images)}
+
+
 MEASURES = {
     "seed_train": lambda sets, c, dev: seed_style_training(sets[0], c["nets"], dev),
     "engine_train": lambda sets, c, dev: engine_training(
@@ -289,6 +305,7 @@ MEASURES = {
     "matmul_peak": lambda sets, c, dev: matmul_peak(),
     "grouped_conv": lambda sets, c, dev: grouped_conv_rate(c["nets"]),
     "conv_as_matmul": lambda sets, c, dev: conv_as_matmul_rate(c["nets"]),
+    "sgd_update": lambda sets, c, dev: sgd_update_seconds(c["nets"]),
 }
 
 
@@ -423,6 +440,8 @@ def speed_of(result: dict) -> float:
     for name in ("img_s_per_net", "img_s", "flop_s"):
         if name in result:
             return result[name]
+    if "seconds_per_image" in result:
+        return 1 / result["seconds_per_image"]
     raise KeyError(f"no speed in {result}")
 
 
@@ -464,21 +483,22 @@ def ceiling_table(args, measured: tuple) -> list[str]:
     flops = training_flops_per_image()
     cores = train.usable_cores()
     per_process = len(train.plan_processes(n_nets, torch.device("cpu"))[0])
-    peak, convs, matmuls = (
-        result["flop_s"]
-        for result in best_of(
-            [
-                {"kind": "matmul_peak"},
-                {"kind": "grouped_conv", "nets": per_process},
-                {"kind": "conv_as_matmul", "nets": per_process},
-            ],
-            args,
-        )
+    peak, convs, matmuls, sgd = best_of(
+        [
+            {"kind": "matmul_peak"},
+            {"kind": "grouped_conv", "nets": per_process},
+            {"kind": "conv_as_matmul", "nets": per_process},
+            {"kind": "sgd_update", "nets": per_process},
+        ],
+        args,
     )
+    peak, convs, matmuls = peak["flop_s"], convs["flop_s"], matmuls["flop_s"]
+    sgd = sgd["seconds_per_image"]
     ceiling = cores * peak / flops / n_nets  # img/s per net
     conv_flops = training_flops_per_image(convolutions_only=True)
     conv_bound = cores * convs / conv_flops / n_nets
     matmul_bound = cores * matmuls / conv_flops / n_nets
+    sgd_bound = cores / (conv_flops / matmuls + sgd) / n_nets
     seed_rate, engine_rate = seed["img_s_per_net"], engine["img_s_per_net"]
 
     def share(img_s_per_net: float) -> str:
@@ -516,6 +536,15 @@ def ceiling_table(args, measured: tuple) -> list[str]:
         (
             "... and if they ran as those matrix products",
             f"{matmul_bound:.0f} img/s per net, {matmul_bound / seed_rate:.1f}x the "
+            "seed-style",
+        ),
+        (
+            f"the engine's SGD update alone ({per_process} nets, one core)",
+            f"{sgd * 1e6:.1f} us per image",
+        ),
+        (
+            f"{n_nets} nets: those products, that update, nothing else",
+            f"{sgd_bound:.0f} img/s per net, {sgd_bound / seed_rate:.1f}x the "
             "seed-style",
         ),
     ]
