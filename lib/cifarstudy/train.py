@@ -10,24 +10,25 @@ benchmarks/bench_engine.py):
   all K, and each net's batch is gathered from one uint8 tensor of the whole
   training set and normalised on the fly;
 - on a CPU the nets are spread over one worker process per core, each with
-  one thread: a second thread gains a lone net at most a sixth (2,526-3,486
-  img/s against 2,483-3,038), waits on the first at every operation and, when
-  another program keeps the other core busy, makes a step several times
-  slower; two single-threaded processes keep both cores busy (2 nets: 2,923
-  img/s per net against 1,995 as one grouped process; 8 nets: 1,364 against
-  673);
-- a net alone in its process runs NCHW through PyTorch's own convolutions;
-  a group of several runs channels-last through oneDNN, faster for each size.
+  one thread: a second thread changed a lone net's speed by -20% to +15% over
+  three runs (1,936-3,486 img/s against 2,427-3,038), waits on the first at
+  every operation and, when another program keeps the other core busy, makes
+  a step several times slower; two single-threaded processes keep both cores
+  busy (in one run, 2 nets: 2,923 img/s per net against 1,995 as one grouped
+  process; 8 nets: 1,364 against 673);
+- a net alone in its process runs NCHW through PyTorch's own convolutions
+  (ahead of channels-last oneDNN in two runs of three); a group of several
+  runs channels-last through oneDNN.
 
 Against the tutorial loop of the seed notebooks (PIL transforms, DataLoader
-with 2 workers, one net after another), two `make bench` runs there on real
-CIFAR-10 gave 4.8x per net for one net, 4.3-4.7x for two and 1.9-2.1x for
-eight. Eight nets are bound by arithmetic: the grouped convolutions alone run
-at about a third of one core's fp32 matrix-product peak, and even with
-nothing else to do they would make eight nets 3.6-5.4x faster (the bench
-prints this ceiling). Every net still sees its own batches in its own order,
-and its weights match those of a plain one-net loop over the same batches to
-float tolerance (tests/test_engine.py).
+with 2 workers, one net after another), three `make bench` runs there on
+real CIFAR-10 gave 4.6-4.8x per net for one net, 4.3-5.5x for two and
+1.9-2.3x for eight. Eight nets are bound by arithmetic: the grouped
+convolutions alone run at about a third of one core's fp32 matrix-product
+peak, and even with nothing else to do they would make eight nets 3.6-5.4x
+faster (the bench prints this ceiling). Every net still sees its own
+batches in its own order, and its weights match those of a plain one-net
+loop over the same batches to float tolerance (tests/test_engine.py).
 """
 
 from __future__ import annotations
