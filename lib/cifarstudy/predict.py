@@ -57,9 +57,9 @@ def eval_kernels(device: torch.device) -> Kernels:
     """How prediction computes on `device`: on a CPU channels-last oneDNN
     convolutions on one thread.
 
-    Measured by `make bench` on a shared 2-core CPU: 14,000 img/s on one
-    thread; two threads ran at 24,000 while the other core was idle but at
-    1,500-3,500 while another program kept it busy.
+    Measured by `make bench` on a shared 2-core CPU, three runs: 10,900-14,900
+    img/s on one thread, 17,100-31,900 on two while the other core was idle;
+    two threads fell to 1,500-3,500 img/s while another program kept it busy.
     """
     if device.type != "cpu":
         return Kernels(channels_last=False, mkldnn=True, threads=None)
