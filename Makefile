@@ -60,7 +60,8 @@ repro-check: $(STAMP)
 	$(PY) -m cifarstudy.repro $(if $(DEVICE),--device $(DEVICE))
 
 # training and evaluation speed: a seed-notebook loop against the engine, side by
-# side on this machine (a few minutes; real CIFAR-10 arrays when DATA_ROOT is set)
+# side on this machine (6-10 minutes on 2 cores; real CIFAR-10 arrays when
+# DATA_ROOT is set; BENCH_ARGS passes options such as --images, --rounds)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py $(if $(DATA_ROOT),--data-root $(DATA_ROOT)) \
-		$(if $(DEVICE),--device $(DEVICE))
+		$(if $(DEVICE),--device $(DEVICE)) $(BENCH_ARGS)
