@@ -206,15 +206,16 @@ def training_flops_per_image(n_classes=10, convolutions_only=False) -> float:
     return sum(counts.values()) / SETTINGS.batch_size
 
 
-def best_rate(run, flops: float, seconds: float = 1.0) -> float:
-    """The best FLOP/s of `run()` (`flops` each call) over calls for `seconds`."""
+def best_rate(run, work: float, seconds: float = 1.0) -> float:
+    """The best rate of `run()`, in `work` (FLOP, images) done by each call per
+    second, over calls for `seconds`."""
     for _ in range(3):  # warm-up: kernel choice, caches
         run()
     best, deadline = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         run()
-        best = max(best, flops / (time.perf_counter() - start))
+        best = max(best, work / (time.perf_counter() - start))
     return best
 
 
@@ -274,8 +275,8 @@ def conv_as_matmul_rate(n_nets: int) -> dict:
     return {"flop_s": best_rate(step, flops)}
 
 
-def sgd_update_seconds(n_nets: int) -> dict:
-    """Seconds per training image of the engine's SGD update alone: zeroing the
+def sgd_update_rate(n_nets: int) -> dict:
+    """Training images per second of the engine's SGD update alone: zeroing the
     gradients and one momentum step of `n_nets` grouped nets, one thread."""
     torch.set_num_threads(1)
     nets = [build_model(SETTINGS.arch, seed) for seed in range(n_nets)]
@@ -286,8 +287,7 @@ def sgd_update_seconds(n_nets: int) -> dict:
         optimizer.zero_grad()
         optimizer.step()
 
-    images = n_nets * SETTINGS.batch_size
-    return {"seconds_per_image": 1 / best_rate(update, images)}
+    return {"img_s": best_rate(update, n_nets * SETTINGS.batch_size)}
 
 
 MEASURES = {
@@ -302,10 +302,12 @@ MEASURES = {
     "per_image_eval": lambda sets, c, dev: per_image_eval(sets[2], dev),
     "tutorial_eval": lambda sets, c, dev: tutorial_eval(sets[2], dev),
     "batched_eval": lambda sets, c, dev: batched_eval(sets[1], dev, c.get("threads")),
-    "matmul_peak": lambda sets, c, dev: matmul_peak(),
-    "grouped_conv": lambda sets, c, dev: grouped_conv_rate(c["nets"]),
-    "conv_as_matmul": lambda sets, c, dev: conv_as_matmul_rate(c["nets"]),
-    "sgd_update": lambda sets, c, dev: sgd_update_seconds(c["nets"]),
+}
+ARITHMETIC = {  # the ceiling's measures: CPU arithmetic alone, no data read
+    "matmul_peak": lambda c: matmul_peak(),
+    "grouped_conv": lambda c: grouped_conv_rate(c["nets"]),
+    "conv_as_matmul": lambda c: conv_as_matmul_rate(c["nets"]),
+    "sgd_update": lambda c: sgd_update_rate(c["nets"]),
 }
 
 
@@ -392,10 +394,14 @@ def pss_kib(pid: int) -> int:
 
 def measure(config: dict, args) -> dict:
     """Run one configuration here; its figures and its peak memory."""
-    device = torch.device(args.device)
-    sets = load_sets(args.data_root, args.images, args.eval_images)
-    with PeakMemory() as memory:
-        result = MEASURES[config["kind"]](sets, config, device)
+    device, kind = torch.device(args.device), config["kind"]
+    if kind in ARITHMETIC:
+        with PeakMemory() as memory:
+            result = ARITHMETIC[kind](config)
+    else:
+        sets = load_sets(args.data_root, args.images, args.eval_images)
+        with PeakMemory() as memory:
+            result = MEASURES[kind](sets, config, device)
     result["pss_mib"] = memory.peak_mib
     if device.type == "cuda":
         result["cuda_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
@@ -440,8 +446,6 @@ def speed_of(result: dict) -> float:
     for name in ("img_s_per_net", "img_s", "flop_s"):
         if name in result:
             return result[name]
-    if "seconds_per_image" in result:
-        return 1 / result["seconds_per_image"]
     raise KeyError(f"no speed in {result}")
 
 
@@ -493,7 +497,7 @@ def ceiling_table(args, measured: tuple) -> list[str]:
         args,
     )
     peak, convs, matmuls = peak["flop_s"], convs["flop_s"], matmuls["flop_s"]
-    sgd = sgd["seconds_per_image"]
+    sgd = 1 / sgd["img_s"]  # seconds per image
     ceiling = cores * peak / flops / n_nets  # img/s per net
     conv_flops = training_flops_per_image(convolutions_only=True)
     conv_bound = cores * convs / conv_flops / n_nets
